@@ -1,0 +1,83 @@
+"""Small frozen records that flow through the pipeline. Plain data, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str  # path relative to the docs folder, with forward slashes
+    text: str
+    content_hash: str  # sha256 of the raw bytes
+
+
+@dataclass(frozen=True)
+class Sentence:
+    id: str  # f"{doc_id}#s{index}": derived from document and position, never random
+    doc_id: str
+    index: int
+    start: int  # document.text[start:end] == text
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str  # f"{doc_id}#c{index}"
+    doc_id: str
+    index: int
+    sentence_ids: tuple[str, ...]
+    start: int
+    end: int
+    text: str  # document.text[start:end]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence scored as evidence for a question (higher is better, roughly 0..1)."""
+
+    sentence: Sentence
+    score: float
+    dense: float  # cosine similarity question/sentence
+    lexical: float  # share of the question's keyword weight found in the sentence
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc_id: str
+    sentence_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    refused: bool
+    citations: tuple[Citation, ...] = ()
+    evidence: tuple[Evidence, ...] = field(default=(), compare=False)
+    answerer: str = "extractive"
+    note: str = ""  # why the answer looks as it does (fallback, repair); for logs and eval
+
+    def to_json(self) -> dict[str, object]:
+        """The public JSON contract of `rag ask --json`."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [
+                {
+                    "n": c.n,
+                    "doc_id": c.doc_id,
+                    "sentence_id": c.sentence_id,
+                    "start": c.start,
+                    "end": c.end,
+                    "text": c.text,
+                }
+                for c in self.citations
+            ],
+        }

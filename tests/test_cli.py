@@ -1,0 +1,86 @@
+"""The CLI's contract: one JSON object on stdout, one-line errors and non-zero exits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import rag.embedding
+import rag.pipeline
+from rag.cli import main
+from tests.fakes import HashingEmbedder
+
+DOC = (
+    "The naval drills were stalled due to a 2018 dispute over a flag. "
+    "The ministers met at Yokosuka on January 30."
+)
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "news.txt").write_text(DOC, encoding="utf-8")
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("RAG_ANSWERER", "extractive")
+    fake = HashingEmbedder()
+    monkeypatch.setattr(rag.embedding, "make_embedder", lambda settings: fake)
+    monkeypatch.setattr(rag.pipeline, "make_embedder", lambda settings: fake)
+    return docs
+
+
+def test_ask_json_prints_one_object(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "Why were the drills stalled?", "--docs", str(env), "--json"]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(out)  # exactly one JSON document, nothing else on stdout
+    assert data["refused"] is False and data["citations"]
+    c = data["citations"][0]
+    text = (env / c["doc_id"]).read_text(encoding="utf-8")
+    assert text[c["start"] : c["end"]] == c["text"]
+    assert f"[{c['n']}]" in data["answer"]
+
+
+def test_ingest_summary_and_unchanged_reingest(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ingest", "--docs", str(env)]) == 0
+    assert "1 added" in capsys.readouterr().out
+    assert main(["ingest", "--docs", str(env)]) == 0
+    out = capsys.readouterr().out
+    assert "1 unchanged" in out and "0 texts embedded" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "the question is empty"),
+        (["ask", "x" * 501], "characters long"),
+        (["ask", "Why?", "--docs", "{missing}"], "does not exist"),
+        (["ask", "Why?", "--docs", "{binary}"], "no readable"),
+        (["ingest", "--docs", "{missing}"], "does not exist"),
+    ],
+)
+def test_bad_input_gives_one_line_error(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    binary = tmp_path / "binary"
+    binary.mkdir()
+    (binary / "x.txt").write_bytes(b"\x00\x01")
+    args = [a.format(missing=tmp_path / "missing", binary=binary) for a in args]
+    code = main([*args, "--docs", str(env)] if "--docs" not in args else args)
+    err = capsys.readouterr()
+    assert code != 0
+    assert err.out == ""
+    lines = err.err.strip().splitlines()
+    assert lines[-1].startswith("error: ") and message in lines[-1]
+    assert "Traceback" not in err.err
+
+
+def test_invalid_setting_is_reported(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RAG_TOP_K", "lots")
+    assert main(["ask", "Why?", "--docs", str(env)]) == 2
+    assert "RAG_TOP_K" in capsys.readouterr().err
