@@ -16,6 +16,7 @@ from rag.retrieval import answer_type, type_match
 from rag.types import Answer, Evidence
 
 if TYPE_CHECKING:
+    from rag.embedding import Embedder
     from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,16 +99,15 @@ class ExtractiveWriter:
         yield Answer(question, text, False, resolve(text, evidence), tuple(evidence), self.name)
 
 
-def make_writer(settings: Settings) -> AnswerWriter:
+def make_writer(settings: Settings, embedder: Embedder | None = None) -> AnswerWriter:
     """The one place that picks the answer writer: "llm", "extractive", or "auto" (the LLM when
-    its backend is installed and its model is present, else extractive)."""
+    its backend is installed and its model is present, else extractive). The embedder, when
+    given, lets the LLM writer check citations by meaning as well as by words."""
     if settings.answerer == "extractive":
         return ExtractiveWriter()
     from rag.llm_writer import LLMWriter, llm_available
 
-    if settings.answerer == "llm":
-        return LLMWriter(settings, fallback=ExtractiveWriter())
-    if llm_available(settings):
-        return LLMWriter(settings, fallback=ExtractiveWriter())
-    log.info("LLM answer writer not available; using the extractive one")
-    return ExtractiveWriter()
+    if settings.answerer == "auto" and not llm_available(settings):
+        log.info("LLM answer writer not available; using the extractive one")
+        return ExtractiveWriter()
+    return LLMWriter(settings, fallback=ExtractiveWriter(), embedder=embedder)

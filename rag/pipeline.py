@@ -4,10 +4,11 @@ answer writer, behind a LlamaIndex query engine. `Pipeline.answer(question) -> A
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from rag.answering import AnswerWriter, ExtractiveWriter, final_answer, refusal, refusal_reason
+from rag.answering import AnswerWriter, final_answer, make_writer, refusal, refusal_reason
+from rag.conversation import standalone_question
 from rag.embedding import Embedder, make_embedder
 from rag.errors import BadQuestion
 from rag.index import Index, Progress, SyncReport
@@ -45,7 +46,7 @@ class Pipeline:
         self.settings = settings
         self.embedder = embedder or make_embedder(settings)
         self.index = Index(settings, self.embedder)
-        self.writer = writer or ExtractiveWriter()
+        self.writer = writer or make_writer(settings, self.embedder)
         self._bm25: BM25 | None = None
         self._rows: dict[str, int] = {}
         self._engine: Any = None
@@ -95,9 +96,12 @@ class Pipeline:
 
     # -- answering ----------------------------------------------------------------------------
 
-    def stream(self, question: str) -> Iterator[str | Answer]:
-        """Text pieces as they are written, then the final Answer."""
-        question = check_question(question, self.settings.max_question_chars)
+    def stream(self, question: str, history: Sequence[str] = ()) -> Iterator[str | Answer]:
+        """Text pieces as they are written, then the final Answer. `history` holds the earlier
+        questions of the conversation, oldest first; a follow-up is made to stand alone."""
+        question = standalone_question(
+            check_question(question, self.settings.max_question_chars), history
+        )
         yield from self.write(question, self.retrieve(question))
 
     def write(self, question: str, evidence: list[Evidence]) -> Iterator[str | Answer]:

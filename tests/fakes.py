@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -39,3 +39,19 @@ class HashingEmbedder:
     @property
     def embedded(self) -> int:
         return sum(self.calls)
+
+
+class ScriptedLLM:
+    """An LLM that answers from a script and records what it was asked."""
+
+    name = "scripted"
+
+    def __init__(self, *replies: str):
+        self.replies = list(replies)
+        self.prompts: list[tuple[str, str]] = []
+
+    def stream(self, system: str, user: str, max_tokens: int) -> Iterator[str]:
+        self.prompts.append((system, user))
+        reply = self.replies.pop(0) if self.replies else ""
+        for word in reply.split(" "):
+            yield word + " "

