@@ -81,8 +81,8 @@ def support(
     cited: Sequence[str],
     question: str,
     similarity: float | None = None,
-    min_coverage: float = 0.6,
-    min_similarity: float = 0.45,
+    min_coverage: float = 0.75,
+    min_similarity: float = 0.6,
 ) -> Support:
     """Is `claim` (markers removed) supported by the `cited` sentences?
 
@@ -108,7 +108,7 @@ def support(
     coverage = len(new_words & found) / len(new_words) if new_words else 1.0
     if coverage >= min_coverage:
         return Support(True, coverage, similarity, "")
-    if similarity is not None and similarity >= min_similarity and coverage >= min_coverage / 2:
+    if similarity is not None and similarity >= min_similarity and coverage >= min_coverage - 0.25:
         return Support(True, coverage, similarity, "")
     return Support(False, coverage, similarity, f"only {coverage:.0%} of its content is cited")
 

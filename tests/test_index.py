@@ -22,7 +22,7 @@ def test_incremental_sync(settings: Settings) -> None:
     docs = settings.docs_dir
     (docs / "a.txt").write_text(A, encoding="utf-8")
     (docs / "b.md").write_text(B, encoding="utf-8")
-    index, emb = make(settings)
+    index, _ = make(settings)
     first = index.sync()
     assert (first.added, first.updated, first.removed) == (["a.txt", "b.md"], [], [])
     assert first.sentences == 5 and first.embedded == first.chunks + first.sentences

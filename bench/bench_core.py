@@ -1,0 +1,111 @@
+"""Benchmarks of the RAG core (issue 2), printed as medians, percentiles and ratios.
+
+  python bench/bench_core.py [--docs DIR] [--squad DIR] [--rounds N]
+
+1. Warm `ask` latency over seeds/ (index built, embedding model loaded, extractive writer):
+   p50 and p95 over the eval questions. Target: p50 under 50 ms.
+2. Ingest throughput over the SQuAD docs: a full ingest into a fresh index, against the raw
+   `SentenceTransformer.encode` of the very same texts (chunks and sentences), measured in the
+   same process, alternating, several rounds. Target: ratio (ingest / raw throughput) >= 0.8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import rag  # noqa: F401  (sets OMP_WAIT_POLICY and the offline switches before torch loads)
+from rag.answering import ExtractiveWriter
+from rag.corpus import segment
+from rag.documents import read_documents
+from rag.embedding import make_embedder
+from rag.index import Index
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def bench_ask(docs: Path, rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(docs_dir=docs, cache_dir=Path(tmp), answerer="extractive")
+        pipeline = Pipeline(settings, writer=ExtractiveWriter())
+        pipeline.ingest()
+        lines = (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+        questions = [json.loads(line)["question"] for line in lines]
+        for q in questions[:5]:  # warm-up: caches, lazy BM25, first-call overheads
+            pipeline.answer(q)
+        times = []
+        for _ in range(rounds):
+            for q in questions:
+                t0 = time.perf_counter()
+                pipeline.answer(q)
+                times.append((time.perf_counter() - t0) * 1000)
+    print(f"warm ask over {docs.name}/ ({len(questions)} questions x {rounds} rounds)")
+    print(
+        f"  p50 {statistics.median(times):.1f} ms   p95 {percentile(times, 95):.1f} ms   "
+        f"max {max(times):.1f} ms   target p50 < 50 ms"
+    )
+
+
+def bench_ingest(docs: Path, rounds: int) -> None:
+    base = Settings(docs_dir=docs, answerer="extractive")
+    embedder = make_embedder(base)
+    documents, _ = read_documents(docs)
+    entries = [segment(d, base.chunk_max_chars, base.chunk_overlap_sentences) for d in documents]
+    texts = [c.text for e in entries for c in e.chunks] + [
+        s.text for e in entries for s in e.sentences
+    ]
+    chars = sum(len(d.text) for d in documents)
+    embedder.embed(texts[:64])  # load and warm the model outside the timings
+    ingest_s, raw_s = [], []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        embedder.embed(texts)  # raw encode, the same texts, one call
+        raw_s.append(time.perf_counter() - t0)
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = base.model_copy(update={"cache_dir": Path(tmp)})
+            t0 = time.perf_counter()
+            report = Index(settings, embedder).sync()
+            ingest_s.append(time.perf_counter() - t0)
+            assert report.embedded == len(texts), (report.embedded, len(texts))
+    ingest, raw = statistics.median(ingest_s), statistics.median(raw_s)
+    print(
+        f"ingest of {docs.name}/: {len(documents)} docs, {chars:,} chars, {len(texts):,} texts "
+        f"embedded ({rounds} rounds, medians)"
+    )
+    print(
+        f"  full ingest {ingest:.1f} s ({len(texts) / ingest:.0f} texts/s, {chars / ingest:,.0f} chars/s)"
+    )
+    print(f"  raw encode  {raw:.1f} s ({len(texts) / raw:.0f} texts/s)")
+    print(f"  ratio ingest/raw throughput {raw / ingest:.2f}   target >= 0.8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=Path, default=ROOT / "seeds")
+    parser.add_argument(
+        "--squad",
+        type=Path,
+        default=ROOT.parent / "shared" / "eval-data" / "squad2-dev-open15" / "docs",
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["ask", "ingest"])
+    args = parser.parse_args()
+    if args.only != "ingest":
+        bench_ask(args.docs, args.rounds)
+    if args.only != "ask":
+        bench_ingest(args.squad, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
