@@ -113,11 +113,13 @@ class Pipeline:
             return
         yield from self.writer.stream(question, evidence)
 
-    def answer(self, question: str) -> Answer:
-        """Answer through the LlamaIndex query engine (see query_engine)."""
-        response = self.query_engine().query(
-            check_question(question, self.settings.max_question_chars)
+    def answer(self, question: str, history: Sequence[str] = ()) -> Answer:
+        """Answer through the LlamaIndex query engine (see rag/engine.py); `history` as in
+        stream()."""
+        question = standalone_question(
+            check_question(question, self.settings.max_question_chars), history
         )
+        response = self.query_engine().query(question)
         answer: Answer = response.metadata["answer"]
         return answer
 

@@ -62,3 +62,11 @@ def test_vice_admiral_sentence_is_one_citation(pipeline: Pipeline, tmp_path: Pat
         "Vice Adm. Patrick Hannifin, commander of the U.S. 7th Fleet" in c.text
         for c in result.citations
     )
+
+
+def test_follow_up_uses_the_conversation(pipeline: Pipeline) -> None:
+    result = pipeline.answer(
+        "When were they last held?", history=["Why were the drills suspended?"]
+    )
+    assert not result.refused
+    assert any("2017" in c.text for c in result.citations)
