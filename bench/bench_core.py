@@ -84,7 +84,8 @@ def bench_ingest(docs: Path, rounds: int) -> None:
         f"embedded ({rounds} rounds, medians)"
     )
     print(
-        f"  full ingest {ingest:.1f} s ({len(texts) / ingest:.0f} texts/s, {chars / ingest:,.0f} chars/s)"
+        f"  full ingest {ingest:.1f} s ({len(texts) / ingest:.0f} texts/s, "
+        f"{chars / ingest:,.0f} chars/s)"
     )
     print(f"  raw encode  {raw:.1f} s ({len(texts) / raw:.0f} texts/s)")
     print(f"  ratio ingest/raw throughput {raw / ingest:.2f}   target >= 0.8")
