@@ -97,7 +97,7 @@ class ChatApp:
         if self.settings.answerer == "extractive":
             return "extractive"
         try:
-            writer = make_writer(self.settings)
+            writer = make_writer(self.settings, self.pipeline.embedder)
         except (ImportError, RagError) as exc:
             log.warning("the LLM answer writer is not available (%s); answering extractively", exc)
             return "extractive"
@@ -113,7 +113,8 @@ class ChatApp:
             if kind not in self._writers:
                 try:
                     self._writers[kind] = make_writer(
-                        self.settings.model_copy(update={"answerer": kind})
+                        self.settings.model_copy(update={"answerer": kind}),
+                        self.pipeline.embedder,
                     )
                 except ImportError as exc:
                     raise RagError(
@@ -142,14 +143,7 @@ class ChatApp:
 
     def ingest(self, progress: Progress | None = None) -> SyncReport:
         """Sync the index with the docs folder; an empty folder leaves an empty chat."""
-        try:
-            result = self.pipeline.ingest(progress)
-        except DocsError:
-            if not self.settings.docs_dir.is_dir():
-                raise
-            if self.pipeline.index.corpus.entries:
-                raise  # e.g. the last document was removed: keep serving the old index
-            result = SyncReport()
+        result = self.pipeline.ingest(progress, allow_empty=True)
         self.last_skipped = list(result.skipped)
         return result
 
@@ -176,10 +170,7 @@ class ChatApp:
         """The pipeline's stream with this session's writer and number of sources."""
         writer = self.writer(kind)
         self.pipeline.writer = writer
-        top_k = max(1, min(50, int(top_k)))
-        if self.pipeline.settings.top_k != top_k:
-            self.pipeline.settings = self.settings.model_copy(update={"top_k": top_k})
-        return self.pipeline.stream(question, history)
+        return self.pipeline.stream(question, history, top_k=max(1, min(50, int(top_k))))
 
     def chat(
         self, question: str, turns: list[Turn], kind: str, top_k: int
@@ -283,8 +274,6 @@ class ChatApp:
         target = (docs_dir / doc_id).resolve()
         if not target.is_relative_to(docs_dir):
             return [("error", f"{doc_id} is outside the documents folder.")]
-        if len(self.pipeline.index.corpus.entries) == 1:
-            return [("warn", "This is the last document; add another before removing it.")]
         try:
             target.unlink(missing_ok=True)
         except OSError as exc:

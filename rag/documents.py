@@ -54,7 +54,9 @@ def list_files(docs_dir: Path) -> list[Path]:
     )
 
 
-def read_documents(docs_dir: Path) -> tuple[list[Document], list[Skipped]]:
+def read_documents(
+    docs_dir: Path, allow_empty: bool = False
+) -> tuple[list[Document], list[Skipped]]:
     """All readable documents of the folder, and the files skipped with a warning each."""
     docs: list[Document] = []
     skipped: list[Skipped] = []
@@ -69,7 +71,7 @@ def read_documents(docs_dir: Path) -> tuple[list[Document], list[Skipped]]:
             skipped.append(result)
         else:
             docs.append(result)
-    if not docs:
+    if not docs and not allow_empty:
         raise DocsError(
             f"docs folder '{docs_dir}' holds no readable .txt or .md documents"
             + (f" ({len(skipped)} skipped)" if skipped else "")

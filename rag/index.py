@@ -184,10 +184,12 @@ class Index:
             and self.collection("sentences").count() == expected_sentences
         )
 
-    def sync(self, progress: Progress | None = None) -> SyncReport:
-        """Bring the index in step with the docs folder; only new and changed files are embedded."""
+    def sync(self, progress: Progress | None = None, allow_empty: bool = False) -> SyncReport:
+        """Bring the index in step with the docs folder; only new and changed files are embedded.
+        A folder with no readable document is an error unless `allow_empty` (the chat lets the
+        user remove the last document)."""
         t0 = time.perf_counter()
-        docs, skipped = read_documents(self.settings.docs_dir)
+        docs, skipped = read_documents(self.settings.docs_dir, allow_empty)
         report = SyncReport(skipped=skipped)
         data = self._load_corpus_file()
         fresh = data is None or data.get("fingerprint") != self.fingerprint
@@ -276,7 +278,9 @@ class Index:
 
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out: np.ndarray | None = None
-        step = 512
+        step = 256
+        if progress:
+            progress(0, len(texts), "embedding")
         with tqdm(total=len(texts), desc="embedding", unit="text", disable=None) as bar:
             for lo in range(0, len(order), step):
                 idx = order[lo : lo + step]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from rag.answering import AnswerWriter, final_answer, make_writer, refusal, refusal_reason
@@ -53,8 +54,8 @@ class Pipeline:
 
     # -- index --------------------------------------------------------------------------------
 
-    def ingest(self, progress: Progress | None = None) -> SyncReport:
-        report = self.index.sync(progress)
+    def ingest(self, progress: Progress | None = None, allow_empty: bool = False) -> SyncReport:
+        report = self.index.sync(progress, allow_empty)
         self._bm25 = None  # rebuilt lazily from the new corpus
         return report
 
@@ -96,13 +97,16 @@ class Pipeline:
 
     # -- answering ----------------------------------------------------------------------------
 
-    def stream(self, question: str, history: Sequence[str] = ()) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, history: Sequence[str] = (), top_k: int | None = None
+    ) -> Iterator[str | Answer]:
         """Text pieces as they are written, then the final Answer. `history` holds the earlier
-        questions of the conversation, oldest first; a follow-up is made to stand alone."""
-        question = standalone_question(
-            check_question(question, self.settings.max_question_chars), history
-        )
-        yield from self.write(question, self.retrieve(question))
+        questions of the conversation, oldest first; a follow-up is made to stand alone for
+        retrieval, while the Answer keeps the question as asked."""
+        asked = check_question(question, self.settings.max_question_chars)
+        standalone = standalone_question(asked, history)
+        for piece in self.write(standalone, self.retrieve(standalone, top_k)):
+            yield replace(piece, question=asked) if isinstance(piece, Answer) else piece
 
     def write(self, question: str, evidence: list[Evidence]) -> Iterator[str | Answer]:
         """Refuse on weak evidence (decided here, before any model runs), else let the writer
@@ -116,12 +120,10 @@ class Pipeline:
     def answer(self, question: str, history: Sequence[str] = ()) -> Answer:
         """Answer through the LlamaIndex query engine (see rag/engine.py); `history` as in
         stream()."""
-        question = standalone_question(
-            check_question(question, self.settings.max_question_chars), history
-        )
-        response = self.query_engine().query(question)
+        asked = check_question(question, self.settings.max_question_chars)
+        response = self.query_engine().query(standalone_question(asked, history))
         answer: Answer = response.metadata["answer"]
-        return answer
+        return replace(answer, question=asked)
 
     def query_engine(self) -> Any:
         if self._engine is None:

@@ -359,8 +359,11 @@ def test_chat_shows_the_final_text_not_the_draft(chat: Any) -> None:
 
 
 def test_top_k_and_writer_come_from_the_session(chat: Any) -> None:
-    list(chat.chat("Why were the naval drills suspended?", [], "extractive", 2))
-    assert chat.pipeline.settings.top_k == 2
+    pieces = list(chat.answer("Why were the naval drills suspended?", [], "extractive", 1))
+    evidence = {e.sentence.id for e in pieces[-1].evidence}
+    chunks = chat.pipeline.index.corpus.chunks.values()
+    assert any(evidence <= set(c.sentence_ids) for c in chunks)  # one chunk retrieved
+    assert chat.pipeline.settings.top_k == chat.settings.top_k  # shared settings untouched
     assert chat.pipeline.writer is chat.writer("extractive")
     with pytest.raises(RagError, match="unknown answer writer"):
         chat.writer("gpt-17")
@@ -413,7 +416,10 @@ def test_remove_a_document(chat: Any) -> None:
     assert not (chat.settings.docs_dir / "extra.txt").exists()
     assert chat.remove_file("../news.txt")[0][0] == "warn"  # only indexed documents
     assert chat.remove_file(None)[0][0] == "warn"
-    assert "last document" in chat.remove_file("news.txt")[0][1]
+    # the last document can go too: the index becomes empty, the chat says so
+    assert chat.remove_file("news.txt")[0] == ("ok", "Removed news.txt.")
+    assert not chat.pipeline.index.corpus.entries
+    assert chat.pipeline.index.collection("chunks").count() == 0
 
 
 def test_no_documents_yet(settings: Settings) -> None:
