@@ -97,7 +97,9 @@ class ChatApp:
         if self.settings.answerer == "extractive":
             return "extractive"
         try:
-            writer = make_writer(self.settings, self.pipeline.embedder)
+            writer = make_writer(
+                self.settings, self.pipeline.embedder, self.pipeline.current_corpus
+            )
         except (ImportError, RagError) as exc:
             log.warning("the LLM answer writer is not available (%s); answering extractively", exc)
             return "extractive"
@@ -115,6 +117,7 @@ class ChatApp:
                     self._writers[kind] = make_writer(
                         self.settings.model_copy(update={"answerer": kind}),
                         self.pipeline.embedder,
+                        self.pipeline.current_corpus,
                     )
                 except ImportError as exc:
                     raise RagError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from rag.citations import resolve
@@ -16,6 +16,7 @@ from rag.retrieval import answer_type, type_match
 from rag.types import Answer, Evidence
 
 if TYPE_CHECKING:
+    from rag.corpus import Corpus
     from rag.embedding import Embedder
     from rag.settings import Settings
 
@@ -99,10 +100,15 @@ class ExtractiveWriter:
         yield Answer(question, text, False, resolve(text, evidence), tuple(evidence), self.name)
 
 
-def make_writer(settings: Settings, embedder: Embedder | None = None) -> AnswerWriter:
+def make_writer(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    corpus: Callable[[], Corpus] | None = None,
+) -> AnswerWriter:
     """The one place that picks the answer writer: "llm", "extractive", or "auto" (the LLM when
     its backend is installed and its model is present, else extractive). The embedder, when
-    given, lets the LLM writer check citations by meaning as well as by words."""
+    given, lets the LLM writer check citations by meaning as well as by words; the corpus lets
+    it show a small corpus whole (see rag/llm_writer.py)."""
     if settings.answerer == "extractive":
         return ExtractiveWriter()
     from rag.llm_writer import LLMWriter, llm_available
@@ -110,4 +116,4 @@ def make_writer(settings: Settings, embedder: Embedder | None = None) -> AnswerW
     if settings.answerer == "auto" and not llm_available(settings):
         log.info("LLM answer writer not available; using the extractive one")
         return ExtractiveWriter()
-    return LLMWriter(settings, fallback=ExtractiveWriter(), embedder=embedder)
+    return LLMWriter(settings, fallback=ExtractiveWriter(), embedder=embedder, corpus=corpus)

@@ -33,10 +33,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _pipeline(settings: Settings) -> Any:
-    from rag.answering import make_writer
     from rag.pipeline import Pipeline
 
-    return Pipeline(settings, writer=make_writer(settings))
+    return Pipeline(settings)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -70,6 +69,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.eval_runner import run_command
+
+    return run_command(args, _settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more to stderr")
@@ -89,6 +94,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--answerer", choices=["auto", "llm", "extractive"])
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser(
+        "eval", help="measure retrieval, answers, citations and refusals on a question set"
+    )
+    docs_args(p)
+    p.add_argument(
+        "--questions",
+        default="eval/questions.jsonl",
+        help="JSONL question file, ours or SQuAD-style (default: eval/questions.jsonl); "
+        "a docs/ folder beside it is used when --docs is not given",
+    )
+    p.add_argument("--answerer", choices=["auto", "llm", "extractive"])
+    p.add_argument(
+        "--system",
+        choices=["rag", "baseline"],
+        default="rag",
+        help="our pipeline, or the stock LlamaIndex VectorStoreIndex + CitationQueryEngine",
+    )
+    p.add_argument("--out", help="write the JSON report here")
+    p.add_argument("--check", metavar="THRESHOLDS", help="exit 1 when below these minimums")
+    p.add_argument("--limit", type=int, help="run a deterministic sample of N questions")
+    p.add_argument("--sample-seed", type=int, default=0, help="seed of that sample (default 0)")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

@@ -57,11 +57,12 @@ def complete(llm: LLM, system: str, user: str, max_tokens: int) -> str:
     return "".join(llm.stream(system, user, max_tokens))
 
 
-def warm_up(llm: LLM, system: str) -> None:
-    """Pre-evaluates the fixed system prompt where the backend keeps a prefix cache; else no-op."""
+def warm_up(llm: LLM, system: str, user_prefix: str = "") -> None:
+    """Pre-evaluates the fixed start of the prompt (the system prompt and, when given, the start
+    of the user message) where the backend keeps a prefix cache; else no-op."""
     hook = getattr(llm, "warm_up", None)
     if callable(hook):
-        hook(system)
+        hook(system, user_prefix)
 
 
 def chatml_prompt(system: str, user: str) -> str:
@@ -141,6 +142,9 @@ class LlamaCppLLM:
         options: dict[str, Any] = {
             "n_threads": settings.llm_threads,
             "n_threads_batch": settings.llm_threads,
+            # Read the weights instead of mapping them: llama.cpp repacks the q4_K tensors for
+            # the CPU, and with mmap the original mapped pages stay resident beside the copy.
+            "use_mmap": False,
             **model_kwargs,
         }
         log.info("loading %s with %s, context %d", path, options, settings.llm_context)
@@ -163,10 +167,10 @@ class LlamaCppLLM:
             ) from exc
         return cls(backend, f"llama_cpp:{Path(path).stem}")
 
-    def warm_up(self, system: str) -> None:
-        """Evaluates the fixed system prompt now, so the first question only pays for its own
-        tokens (and the weights are paged in before anyone waits)."""
-        prefix = chatml_prompt(system, "").rsplit("<|im_end|>", 1)[0]
+    def warm_up(self, system: str, user_prefix: str = "") -> None:
+        """Evaluates the fixed start of the prompt now, so the first question only pays for its
+        own tokens (and the weights are paged in before anyone waits)."""
+        prefix = chatml_prompt(system, user_prefix).rsplit("<|im_end|>", 1)[0]
         for _ in self._generate(prefix, max_tokens=1):
             pass
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from rag.answering import AnswerWriter, final_answer, make_writer, refusal, refusal_reason
 from rag.conversation import standalone_question
+from rag.corpus import Corpus
 from rag.embedding import Embedder, make_embedder
 from rag.errors import BadQuestion
 from rag.index import Index, Progress, SyncReport
@@ -47,10 +48,13 @@ class Pipeline:
         self.settings = settings
         self.embedder = embedder or make_embedder(settings)
         self.index = Index(settings, self.embedder)
-        self.writer = writer or make_writer(settings, self.embedder)
+        self.writer = writer or make_writer(settings, self.embedder, self.current_corpus)
         self._bm25: BM25 | None = None
         self._rows: dict[str, int] = {}
         self._engine: Any = None
+
+    def current_corpus(self) -> Corpus:
+        return self.index.corpus
 
     # -- index --------------------------------------------------------------------------------
 

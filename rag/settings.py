@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     llm_context: int = 2048
     llm_max_tokens: int = 120
     llm_timeout_s: float = 60.0
+    llm_prompt_corpus_max_chars: int = Field(
+        default=6000,
+        description="A corpus whose sentences fit in this many characters is shown whole to the "
+        "LLM, as a prompt prefix it keeps cached; 0 to always show only the retrieved evidence.",
+    )
 
     # chat UI
     host: str = "127.0.0.1"

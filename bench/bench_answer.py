@@ -1,0 +1,93 @@
+"""End-to-end latency of the LLM answer writer on questions about the seed (issue 3).
+
+  python bench/bench_answer.py [--questions N]
+
+Builds the pipeline over seeds/ with the LLM writer, loads the model and warms the shared
+prompt prefix up (as the chat does at start), then streams answers to the answerable seed
+questions and prints time to first token (first streamed piece) and full-answer time, p50 and
+p95, the prompt sizes, and the process's peak RSS. Targets on a 2-core CPU: TTFT p50 <= 1.5 s,
+answer p50 <= 5 s, peak memory <= 2.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import rag  # noqa: E402,F401  (OMP_WAIT_POLICY and offline switches before torch/llama.cpp)
+from rag.llm_writer import LLMWriter  # noqa: E402
+from rag.pipeline import Pipeline  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+from rag.types import Answer  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_core import percentile  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=int, default=16)
+    args = parser.parse_args()
+    rows = [json.loads(x) for x in (ROOT / "eval" / "questions.jsonl").read_text().splitlines()]
+    questions = [r["question"] for r in rows if not r["is_impossible"] and not r["history"]]
+    questions = questions[: args.questions]
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(docs_dir=ROOT / "seeds", index_dir=Path(tmp), answerer="llm")
+        pipeline = Pipeline(settings)
+        pipeline.ingest()
+        writer = pipeline.writer
+        assert isinstance(writer, LLMWriter)
+        t0 = time.perf_counter()
+        _ = writer.llm  # load + warm up the shared prefix
+        load_s = time.perf_counter() - t0
+        ttft, total, prompt_chars, fallbacks = [], [], [], 0
+        for q in questions:
+            t0 = time.perf_counter()
+            first = None
+            answer = None
+            for piece in pipeline.stream(q):
+                if first is None:
+                    first = time.perf_counter() - t0
+                if isinstance(piece, Answer):
+                    answer = piece
+            total.append(time.perf_counter() - t0)
+            assert answer is not None
+            if answer.refused and "weak evidence" in answer.note:
+                continue  # refused before the model ran: not an LLM latency
+            ttft.append(first or total[-1])
+            prompt_chars.append(len(writer.prompt(q, writer.context(answer.evidence))))
+            fallbacks += answer.note.startswith("extractive fallback")
+            print(f"  {ttft[-1]:5.2f} s {total[-1]:5.2f} s  {answer.text[:90]!r}", file=sys.stderr)
+    rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+    print(
+        f"LLM answers over seeds/: {len(ttft)} questions, model load + warm-up {load_s:.1f} s, "
+        f"{os.cpu_count()} cores"
+    )
+    print(
+        f"  time to first token  p50 {statistics.median(ttft):.2f} s  "
+        f"p95 {percentile(ttft, 95):.2f} s   target p50 <= 1.5 s"
+    )
+    print(
+        f"  full answer          p50 {statistics.median(total):.2f} s  "
+        f"p95 {percentile(total, 95):.2f} s   target p50 <= 5 s"
+    )
+    mode = "whole corpus, cached" if writer.context([]) else "retrieved evidence"
+    print(
+        f"  prompt (user part)   p50 {statistics.median(prompt_chars):.0f} chars ({mode}); "
+        f"extractive fallbacks {fallbacks}"
+    )
+    print(f"  peak RSS {rss_gb:.2f} GB   target <= 2.5 GB")
+
+
+if __name__ == "__main__":
+    main()
