@@ -269,6 +269,23 @@ def test_real_gguf_generates_deterministically(real_llm: llm_module.LlamaCppLLM)
 
 
 @pytest.mark.slow
+def test_prompt_prefix_state_is_saved_and_restored(
+    real_llm: llm_module.LlamaCppLLM, tmp_path: Path
+) -> None:
+    prefix = "Evidence:\n[1] The museum reopened on Saturday.\n\nQuestion:"
+    user = prefix + " When did it reopen?"
+    real_llm.state_dir = tmp_path
+    real_llm.warm_up(SYSTEM, prefix)  # evaluates the prefix and saves it
+    (saved,) = tmp_path.glob("*.state")
+    expected = complete(real_llm, SYSTEM, user, max_tokens=12)
+    real_llm._llm._model.reset()  # as a new process would be: nothing evaluated
+    real_llm.warm_up(SYSTEM, prefix)  # restores instead of evaluating
+    assert real_llm._llm._model.n_tokens > 20 and list(tmp_path.glob("*.state")) == [saved]
+    assert complete(real_llm, SYSTEM, user, max_tokens=12) == expected
+    real_llm.state_dir = None
+
+
+@pytest.mark.slow
 def test_real_gguf_prompt_too_long_is_a_model_error(real_llm: llm_module.LlamaCppLLM) -> None:
     with pytest.raises(ModelError, match="RAG_LLM_CONTEXT"):
         complete(real_llm, SYSTEM, "word " * 2000, max_tokens=4)
