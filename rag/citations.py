@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.sentences import split_sentences
-from rag.text import tokens
+from rag.text import STOPWORDS, tokens
 from rag.types import Citation, Evidence
 
 if TYPE_CHECKING:
@@ -114,7 +114,8 @@ def support(
 
 
 def _is_sentence_start(claim: str, name: str) -> bool:
-    return claim.lstrip("\"'“ ").startswith(name)
+    """A capitalised common word opening the claim ("The", "According") is not a name."""
+    return claim.lstrip("\"'“ ").startswith(name) and name.lower() in STOPWORDS
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,10 @@ class Verified:
     citations: tuple[Citation, ...]
     repaired: bool
     problems: tuple[str, ...]
+    invented: bool = False  # a claim names a number or name that no evidence sentence has
+
+
+NO_CLAIMS = "no answer, only markers"
 
 
 def verify_answer(
@@ -133,9 +138,9 @@ def verify_answer(
     A claim whose markers are missing, out of range or unsupported is re-cited to the evidence
     sentence that supports it best, when one does; otherwise verification fails (text "").
     """
-    claims = claim_sentences(text)
+    claims = [c for c in claim_sentences(text) if strip_markers(c)]
     if not claims:
-        return Verified("", (), False, ("empty answer",))
+        return Verified("", (), False, (NO_CLAIMS,))
     bare = [strip_markers(c) for c in claims]
     sims = None
     if embed is not None and evidence:
@@ -145,8 +150,6 @@ def verify_answer(
     problems: list[str] = []
     repaired = False
     for i, (claim, plain) in enumerate(zip(claims, bare, strict=True)):
-        if not plain:
-            continue
         numbers = [n for n in markers(claim) if 1 <= n <= len(evidence)]
         cited = [evidence[n - 1].sentence.text for n in numbers]
         best_sim = (
@@ -164,7 +167,9 @@ def verify_answer(
                     alternatives.append((alt.coverage + (sim or 0.0), j + 1))
             if not alternatives:
                 problems.append(f"claim {i + 1}: {check.reason}")
-                return Verified("", (), repaired, tuple(problems))
+                everything = [e.sentence.text for e in evidence]
+                anywhere = support(plain, everything, question, min_coverage=0.34)
+                return Verified("", (), repaired, tuple(problems), not anywhere.supported)
             numbers = [max(alternatives)[1]]
             repaired = True
             problems.append(f"claim {i + 1} re-cited to [{numbers[0]}]: {check.reason}")

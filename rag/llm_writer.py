@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from rag.answering import REFUSAL, AnswerWriter, final_answer, refusal
-from rag.citations import verify_answer
+from rag.citations import NO_CLAIMS, verify_answer
 from rag.prompts import load_prompt
 from rag.types import Answer, Evidence
 
@@ -153,6 +153,11 @@ class LLMWriter:
             return Answer(
                 question, verified.text, False, verified.citations, tuple(evidence), self.name, note
             )
+        if verified.invented or verified.problems == (NO_CLAIMS,):
+            # the model made something up, or gave no answer at all: nothing survived
+            log.info("model answer failed verification (%s); refusing", verified.problems)
+            note = "nothing survived verification: " + "; ".join(verified.problems)
+            return refusal(question, evidence, self.name, note)
         log.info(
             "model answer failed verification (%s); using the extractive answer", verified.problems
         )

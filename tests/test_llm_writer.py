@@ -36,10 +36,19 @@ def test_stream_yields_draft_then_verified_answer() -> None:
     assert answer.citations[0].sentence_id == "news.txt#s0"
 
 
-def test_unsupported_answer_falls_back_to_extractive() -> None:
+def test_invented_answer_is_refused_never_shown() -> None:
     w, _ = writer("Paris [1].")
     answer = final_answer(w.stream("What is the capital of France?", EVIDENCE))
-    assert "Paris" not in answer.text
+    assert answer.refused and answer.text == REFUSAL and "Paris" not in answer.text
+    assert answer.note.startswith("nothing survived verification")
+    w, _ = writer("[2]")
+    assert final_answer(w.stream(Q, EVIDENCE)).refused
+
+
+def test_unsupported_answer_falls_back_to_extractive() -> None:
+    w, _ = writer("The drills stalled over tensions and a 2018 dispute, ceremonial matters [2].")
+    answer = final_answer(w.stream(Q, EVIDENCE))
+    assert not answer.refused
     assert answer.text.startswith(EVIDENCE[0].sentence.text)
     assert answer.note.startswith("extractive fallback")
 
