@@ -419,10 +419,9 @@ def make_system(kind: str, settings: Settings) -> System:
         from rag.baseline import BaselineSystem
 
         return BaselineSystem(settings)
-    from rag.answering import make_writer
     from rag.pipeline import Pipeline
 
-    return PipelineSystem(Pipeline(settings, writer=make_writer(settings)))
+    return PipelineSystem(Pipeline(settings))  # the writer as the CLI and the chat make it
 
 
 # -- running ----------------------------------------------------------------------------------
