@@ -13,6 +13,25 @@ SEED_DOC = "000_2229a254bb7e8488.txt"
 
 
 @pytest.fixture
+def fake_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """For tests of the CLI and eval runner: the deterministic fake embedder wherever the
+    embedder factory is called, the extractive writer, a private cache. Returns an empty docs
+    folder."""
+    import rag.embedding
+    import rag.pipeline
+    from tests.fakes import HashingEmbedder
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("RAG_ANSWERER", "extractive")
+    fake = HashingEmbedder()
+    monkeypatch.setattr(rag.embedding, "make_embedder", lambda settings: fake)
+    monkeypatch.setattr(rag.pipeline, "make_embedder", lambda settings: fake)
+    return docs
+
+
+@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import rag.embedding
-import rag.pipeline
 from rag.cli import main
-from tests.fakes import HashingEmbedder
 
 DOC = (
     "The naval drills were stalled due to a 2018 dispute over a flag. "
@@ -19,16 +16,9 @@ DOC = (
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "news.txt").write_text(DOC, encoding="utf-8")
-    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("RAG_ANSWERER", "extractive")
-    fake = HashingEmbedder()
-    monkeypatch.setattr(rag.embedding, "make_embedder", lambda settings: fake)
-    monkeypatch.setattr(rag.pipeline, "make_embedder", lambda settings: fake)
-    return docs
+def env(fake_models: Path) -> Path:
+    (fake_models / "news.txt").write_text(DOC, encoding="utf-8")
+    return fake_models
 
 
 def test_ask_json_prints_one_object(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

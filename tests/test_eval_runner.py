@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 
-import rag.embedding
-import rag.pipeline
 from rag.cli import main
 from rag.corpus import Corpus, segment
 from rag.documents import read_documents
@@ -134,16 +132,9 @@ def _squad(tmp: Path) -> Path:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "news.txt").write_text(NEWS, encoding="utf-8")
-    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("RAG_ANSWERER", "extractive")
-    fake = HashingEmbedder()
-    monkeypatch.setattr(rag.embedding, "make_embedder", lambda settings: fake)
-    monkeypatch.setattr(rag.pipeline, "make_embedder", lambda settings: fake)
-    return docs
+def env(fake_models: Path) -> Path:
+    (fake_models / "news.txt").write_text(NEWS, encoding="utf-8")
+    return fake_models
 
 
 def _corpus(docs: Path) -> Corpus:
