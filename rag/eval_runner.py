@@ -101,6 +101,8 @@ def parse_question(data: Any, where: str) -> EvalQuestion:
     if not isinstance(question, str) or not question.strip():
         raise EvalDataError(f'{where}: "question" must be a non-empty string')
     answers = data.get("answers") or []
+    if isinstance(answers, list):  # SQuAD's own {"text": ..., "answer_start": ...} too
+        answers = [a.get("text") if isinstance(a, dict) else a for a in answers]
     if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
         raise EvalDataError(f'{where}: "answers" must be a list of strings')
     impossible = bool(data.get("is_impossible", not answers))

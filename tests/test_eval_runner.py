@@ -171,6 +171,13 @@ def test_bad_question_lines_name_the_line(tmp_path: Path, line: str, message: st
         load_questions(path)
 
 
+def test_squad_answer_objects_are_read_as_their_text() -> None:
+    q = parse_question(
+        {"question": "Where?", "answers": [{"text": "Bonn", "answer_start": 3}]}, "l1"
+    )
+    assert q.answers == ("Bonn",) and not q.impossible
+
+
 def test_duplicate_ids_and_empty_files_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
     path.write_text('{"id": "a", "question": "Who?", "answers": ["x"]}\n' * 2)
