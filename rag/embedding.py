@@ -35,7 +35,8 @@ class SentenceTransformerEmbedder:
         self.model_path = model_path
         self.batch_size = batch_size
         # Known before loading, so an unchanged index is checked without loading torch.
-        self.name = f"sentence-transformers:{Path(model_path).name}"
+        path = Path(model_path)
+        self.name = f"sentence-transformers:{path.parent.name}/{path.name}"
         self._model: Any = None
 
     def _load(self) -> Any:

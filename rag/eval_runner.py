@@ -520,10 +520,10 @@ def portable_path(path: Path | str) -> str:
     p = Path(path)
     if not p.is_absolute():
         return p.as_posix()
-    p = p.resolve()
+    p = Path(os.path.normpath(p))  # no resolve(): ../shared may be a link
     for base, prefix in ((ROOT, ""), (ROOT.parent, "../"), (Path.home(), "~/")):
         try:
-            return prefix + p.relative_to(base.resolve()).as_posix()
+            return prefix + p.relative_to(os.path.normpath(base)).as_posix()
         except ValueError:
             continue
     return p.name

@@ -5,9 +5,11 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +29,9 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    exe = shutil.which("chroma")
+    # next to this Python first: the venv's bin/ need not be on PATH
+    beside = Path(sys.executable).parent / "chroma"
+    exe = str(beside) if beside.exists() else shutil.which("chroma")
     if exe is None:
         pytest.fail("the `chroma` command (from the chromadb package) is not on PATH")
     port = free_port()
