@@ -46,13 +46,13 @@ from rag.evaluation import (
     summarize,
     summarize_by_type,
 )
+from rag.prompts import prompt_hashes
 from rag.settings import Settings
 from rag.types import Answer, Sentence
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-PROMPTS_DIR = ROOT / "prompts"
 KS = (1, 3, 5)
 RANK_DEPTH = 10  # MRR is MRR@10
 REPORT_VERSION = 1
@@ -541,17 +541,6 @@ def settings_record(settings: Settings) -> dict[str, Any]:
             value = "***"
         out[name] = value
     return out
-
-
-def prompt_hashes(directory: Path = PROMPTS_DIR) -> dict[str, str]:
-    """sha256 of every file under prompts/."""
-    if not directory.is_dir():
-        return {}
-    return {
-        p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(directory.rglob("*"))
-        if p.is_file()
-    }
 
 
 def git_state(root: Path = ROOT) -> dict[str, Any]:

@@ -96,10 +96,6 @@ class LLMWriter:
         prefix = self.user.render(evidence=_numbered(whole), question="").rstrip() if whole else ""
         warm_up(self.llm, self.system.text, prefix)
 
-    @property
-    def identity(self) -> str:
-        return self.llm.name
-
     def _whole_corpus(self) -> list[Evidence]:
         """Every sentence of the corpus, in document order, when it is small enough to show."""
         if self.corpus is None:

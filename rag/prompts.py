@@ -19,10 +19,6 @@ class Prompt:
     text: str
     placeholders: frozenset[str]
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
-
     def render(self, **values: str) -> str:
         missing = self.placeholders - set(values)
         if missing:
