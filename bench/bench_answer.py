@@ -2,7 +2,7 @@
 
   python bench/bench_answer.py [--questions N]
 
-Builds the pipeline over seeds/ with the LLM writer, loads the model and warms the shared
+Builds the engine over seeds/ with the LLM writer, loads the model and warms the shared
 prompt prefix up (as the chat does at start), then streams answers to the answerable seed
 questions and prints time to first token (first streamed piece) and full-answer time, p50 and
 p95, the prompt sizes, and the process's peak RSS. Targets on a 2-core CPU: TTFT p50 <= 1.5 s,
@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import rag  # noqa: E402,F401  (OMP_WAIT_POLICY and offline switches before torch/llama.cpp)
-from rag.llm_writer import LLMWriter  # noqa: E402
-from rag.pipeline import Pipeline  # noqa: E402
+from rag.answer.llm_writer import LLMWriter  # noqa: E402
+from rag.engine import Engine  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.types import Answer  # noqa: E402
 
@@ -42,10 +42,10 @@ def main() -> None:
     questions = [r["question"] for r in rows if not r["is_impossible"] and not r["history"]]
     questions = questions[: args.questions]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(docs_dir=ROOT / "seeds", index_dir=Path(tmp), answerer="llm")
-        pipeline = Pipeline(settings)
-        pipeline.ingest()
-        writer = pipeline.writer
+        settings = Settings.load(docs_dir=ROOT / "seeds", index_dir=Path(tmp), answerer="llm")
+        engine = Engine(settings)
+        engine.ingest()
+        writer = engine.writers.get("llm")
         assert isinstance(writer, LLMWriter)
         t0 = time.perf_counter()
         _ = writer.llm  # load + warm up the shared prefix
@@ -55,7 +55,7 @@ def main() -> None:
             t0 = time.perf_counter()
             first = None
             answer = None
-            for piece in pipeline.stream(q):
+            for piece in engine.stream(q):
                 if first is None:
                     first = time.perf_counter() - t0
                 if isinstance(piece, Answer):

@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 import rag  # noqa: F401  (sets OMP_WAIT_POLICY and the offline switches before torch loads)
-from rag.answering import ExtractiveWriter
-from rag.corpus import segment
-from rag.documents import read_documents
-from rag.embedding import make_embedder
-from rag.index import Index
-from rag.pipeline import Pipeline
+from rag.engine import Engine
+from rag.ingest.corpus import segment
+from rag.ingest.documents import read_documents
+from rag.ingest.store import Store
+from rag.models.embedder import make_embedder
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,18 +36,18 @@ def percentile(values: list[float], q: float) -> float:
 
 def bench_ask(docs: Path, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(docs_dir=docs, cache_dir=Path(tmp), answerer="extractive")
-        pipeline = Pipeline(settings, writer=ExtractiveWriter())
-        pipeline.ingest()
+        settings = Settings.load(docs_dir=docs, cache_dir=Path(tmp), answerer="extractive")
+        engine = Engine(settings)
+        engine.ingest()
         lines = (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
         questions = [json.loads(line)["question"] for line in lines]
-        for q in questions[:5]:  # warm-up: caches, lazy BM25, first-call overheads
-            pipeline.answer(q)
+        for q in questions[:5]:  # warm-up: caches, first-call overheads
+            engine.answer(q)
         times = []
         for _ in range(rounds):
             for q in questions:
                 t0 = time.perf_counter()
-                pipeline.answer(q)
+                engine.answer(q)
                 times.append((time.perf_counter() - t0) * 1000)
     print(f"warm ask over {docs.name}/ ({len(questions)} questions x {rounds} rounds)")
     print(
@@ -58,24 +57,25 @@ def bench_ask(docs: Path, rounds: int) -> None:
 
 
 def bench_ingest(docs: Path, rounds: int) -> None:
-    base = Settings(docs_dir=docs, answerer="extractive")
-    embedder = make_embedder(base)
+    base = Settings.load(docs_dir=docs, answerer="extractive")
+    embedder = make_embedder(base.index)
     documents, _ = read_documents(docs)
-    entries = [segment(d, base.chunk_max_chars, base.chunk_overlap_sentences) for d in documents]
+    cut = base.index
+    entries = [segment(d, cut.chunk_max_chars, cut.chunk_overlap_sentences) for d in documents]
     texts = [c.text for e in entries for c in e.chunks] + [
         s.text for e in entries for s in e.sentences
     ]
     chars = sum(len(d.text) for d in documents)
-    embedder.embed(texts[:64])  # load and warm the model outside the timings
+    embedder.embed(texts[:64])  # load and warm the model (torch) outside the timings
     ingest_s, raw_s = [], []
     for _ in range(rounds):
         t0 = time.perf_counter()
         embedder.embed(texts)  # raw encode, the same texts, one call
         raw_s.append(time.perf_counter() - t0)
         with tempfile.TemporaryDirectory() as tmp:
-            settings = base.model_copy(update={"cache_dir": Path(tmp)})
+            settings = base.replace(cache_dir=Path(tmp))
             t0 = time.perf_counter()
-            report = Index(settings, embedder).sync()
+            report = Store(settings.index, embedder).sync()
             ingest_s.append(time.perf_counter() - t0)
             assert report.embedded == len(texts), (report.embedded, len(texts))
     ingest, raw = statistics.median(ingest_s), statistics.median(raw_s)

@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.llm import LlamaCppLLM
+from rag.models.llm import LlamaCppLLM
 from rag.settings import Settings
 
 SYSTEM = (
@@ -178,7 +178,7 @@ def main() -> int:
     parser.add_argument("--show", action="store_true", help="print the answers")
     args = parser.parse_args()
 
-    settings = Settings()
+    settings = Settings.load()
     overrides: dict[str, Any] = {}
     if args.threads:
         overrides.update(n_threads=args.threads, n_threads_batch=args.threads)
@@ -190,12 +190,12 @@ def main() -> int:
         overrides["flash_attn"] = True
     if args.no_mmap:
         overrides["use_mmap"] = False
-    max_tokens = args.max_tokens or settings.llm_max_tokens
+    max_tokens = args.max_tokens or settings.llm.max_tokens
 
     print(
         f"python {platform.python_version()}, {os.cpu_count()} cpus, load avg "
         f"{os.getloadavg()[0]:.2f}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
-        f"threads {overrides.get('n_threads', settings.llm_threads)}, max_tokens {max_tokens}, "
+        f"threads {overrides.get('n_threads', settings.llm.threads)}, max_tokens {max_tokens}, "
         f"overrides {overrides}"
     )
     start = time.perf_counter()

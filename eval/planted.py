@@ -22,9 +22,9 @@ from collections import Counter
 from pathlib import Path
 
 import rag  # noqa: F401  (offline switches before torch loads)
-from rag.citations import support
-from rag.embedding import make_embedder
-from rag.sentences import split_sentences
+from rag.answer.citations import support
+from rag.ingest.sentences import split_sentences
+from rag.models.embedder import make_embedder
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +57,8 @@ def main() -> None:
         p.name: [s.text for s in split_sentences(p.name, p.read_text(encoding="utf-8"))]
         for p in sorted(args.docs.glob("*.txt"))
     }
-    embed = make_embedder(Settings()).embed
+    settings = Settings.load()
+    embed = make_embedder(settings.index).embed
     rng = random.Random(7)
     cases: list[tuple[str, str, str, str, bool]] = []  # kind, claim, cited, question, expected
     for r in rows:
@@ -84,7 +85,7 @@ def main() -> None:
     for i, (kind, claim, cited, q, expected) in enumerate(cases):
         sim = float(vectors[i] @ vectors[n + i])
         total[kind] += 1
-        ok[kind] += support(claim, [cited], q, sim).supported == expected
+        ok[kind] += support(claim, [cited], q, sim, settings.answer).supported == expected
     print(f"support check on planted answers ({len(rows)} questions, {n} claims)")
     for kind in ("right", "swapped", "miscited", "invented"):
         verb = "accepted" if kind == "right" else "rejected"

@@ -1,70 +1,99 @@
-"""The LlamaIndex face of the pipeline: a retriever of evidence sentences and a query engine
-that applies the refusal rule and the pipeline's answer writer (extractive or LLM)."""
+"""The one road every entry point takes (the chat, the /ask API, `rag ask`, `rag eval`): a
+LlamaIndex RetrieverQueryEngine, built here, once per Engine.
+
+    Ask ─► HybridRetriever        dense (Chroma) + keyword (BM25) chunks, fused by reciprocal rank
+        ─► EvidencePostprocessor  the chunks' sentences scored as evidence, the best kept
+        ─► CitedSynthesizer       the refusal rule, else the request's answer writer, streamed
+        ─► Answer                 text, [n] citations of exact sentences, refused or not
+
+What varies per request (the writer, top_k, how much evidence) travels in the Ask; nothing
+shared is changed to serve one request.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping, Sequence
 
-from llama_index.core.base.base_retriever import BaseRetriever
-from llama_index.core.base.response.schema import Response
-from llama_index.core.query_engine import CustomQueryEngine
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.base.response.schema import StreamingResponse
+from llama_index.core.query_engine import RetrieverQueryEngine
 
-from rag.answering import final_answer
-from rag.types import Evidence
-
-if TYPE_CHECKING:
-    from rag.pipeline import Pipeline
-
-
-class EvidenceRetriever(BaseRetriever):
-    """Hybrid chunk retrieval, then sentence evidence scoring; one node per evidence sentence."""
-
-    def __init__(self, pipeline: Pipeline):
-        super().__init__()
-        self._pipeline = pipeline
-
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return [
-            NodeWithScore(
-                node=TextNode(
-                    id_=e.sentence.id,
-                    text=e.sentence.text,
-                    metadata={
-                        "doc_id": e.sentence.doc_id,
-                        "start": e.sentence.start,
-                        "end": e.sentence.end,
-                        "dense": e.dense,
-                        "lexical": e.lexical,
-                    },
-                ),
-                score=e.score,
-            )
-            for e in self._pipeline.retrieve(query_bundle.query_str)
-        ]
+from rag.answer.registry import Writers
+from rag.answer.synthesizer import CitedSynthesizer
+from rag.answer.writers import AnswerWriter, final_answer
+from rag.ingest.corpus import Corpus
+from rag.ingest.store import Progress, Store, SyncReport
+from rag.models.embedder import Embedder, make_embedder
+from rag.question import check_question, standalone_question
+from rag.search.nodes import Ask, node_evidence
+from rag.search.postprocess import EvidencePostprocessor
+from rag.search.retrievers import HybridRetriever
+from rag.settings import Settings
+from rag.types import Answer, Evidence
 
 
-class CitedAnswerEngine(CustomQueryEngine):
-    """Retrieve evidence, refuse when it is weak, else let the writer answer with [n] citations."""
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        writers: Mapping[str, AnswerWriter] | None = None,
+    ):
+        self.settings = settings
+        self.embedder = embedder or make_embedder(settings.index)
+        self.store = Store(settings.index, self.embedder)
+        self.writers = Writers(settings, self.embedder, self.current_corpus, writers)
+        self.query_engine = RetrieverQueryEngine(
+            retriever=HybridRetriever(self.store, settings.retrieval),
+            node_postprocessors=[EvidencePostprocessor(self.store, settings.retrieval)],
+            response_synthesizer=CitedSynthesizer(
+                self.writers, settings.retrieval.min_evidence_score
+            ),
+        )
 
-    retriever: BaseRetriever
-    pipeline: Any
+    def current_corpus(self) -> Corpus:
+        return self.store.corpus
 
-    def custom_query(self, query_str: str) -> Response:
-        nodes = self.retriever.retrieve(query_str)
-        sentences = self.pipeline.index.corpus.sentences
-        evidence = [
-            Evidence(
-                sentence=sentences[n.node.node_id],
-                score=float(n.score or 0.0),
-                dense=float(n.node.metadata["dense"]),
-                lexical=float(n.node.metadata["lexical"]),
-            )
-            for n in nodes
-        ]
-        answer = final_answer(self.pipeline.write(query_str, evidence))
-        return Response(response=answer.text, source_nodes=nodes, metadata={"answer": answer})
+    def ingest(self, progress: Progress | None = None, allow_empty: bool = False) -> SyncReport:
+        return self.store.sync(progress, allow_empty)
 
+    def ask(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        *,
+        writer: str | None = None,
+        top_k: int | None = None,
+        evidence_k: int | None = None,
+    ) -> Ask:
+        """The question as it travels through the engine: checked as asked, made to stand alone
+        for retrieval when it leans on `history` (earlier questions, oldest first)."""
+        asked = check_question(question, self.settings.retrieval.max_question_chars)
+        return Ask(
+            query_str=standalone_question(asked, history),
+            asked=asked,
+            writer=self.writers.check(writer),
+            top_k=top_k or self.settings.retrieval.top_k,
+            evidence_k=evidence_k or self.settings.retrieval.evidence_k,
+        )
 
-def build_query_engine(pipeline: Pipeline) -> CitedAnswerEngine:
-    return CitedAnswerEngine(retriever=EvidenceRetriever(pipeline), pipeline=pipeline)
+    def stream(
+        self, question: str, history: Sequence[str] = (), **options: int | str | None
+    ) -> Iterator[str | Answer]:
+        """Text pieces as they are written, then the final Answer (always last)."""
+        response = self.query_engine.query(self.ask(question, history, **options))  # type: ignore[arg-type]
+        assert isinstance(response, StreamingResponse) and response.metadata is not None
+        yield from response.response_gen
+        yield response.metadata["answer"]
+
+    def answer(
+        self, question: str, history: Sequence[str] = (), **options: int | str | None
+    ) -> Answer:
+        return final_answer(self.stream(question, history, **options))
+
+    def evidence(
+        self, question: str, history: Sequence[str] = (), depth: int | None = None
+    ) -> list[Evidence]:
+        """The evidence sentences the engine would answer from, best first, `depth` of them
+        (retrieval only: nothing is written)."""
+        nodes = self.query_engine.retrieve(self.ask(question, history, evidence_k=depth))
+        return [node_evidence(n) for n in nodes]

@@ -27,3 +27,7 @@ class BackendMissing(RagError):
 
 class PromptError(RagError):
     """A prompt file is missing or its placeholders do not match."""
+
+
+class SettingsError(RagError):
+    """A setting (an RAG_* environment variable or a flag) has an invalid value."""

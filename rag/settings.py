@@ -1,6 +1,11 @@
-"""The one settings object. Built only at the edges (CLI, app.py, eval runner) and passed down.
+"""The one settings object, grouped by what each part owns. Built only at the edges (the CLI,
+app.py, the eval runner) with `Settings.load(...)`, then passed down; frozen, so nothing can
+change it behind another part's back. What varies per request (the answer writer, the number
+of passages) is passed per call instead.
 
-Every field can be set from the environment with the prefix RAG_ (RAG_DOCS_DIR, RAG_ANSWERER, ...).
+Every field is an environment variable: `RAG_` + its flat name, e.g. RAG_DOCS_DIR, RAG_TOP_K,
+RAG_LLM_BACKEND (the LLM group's fields carry the `llm_` prefix). The flat name is also what
+`Settings.load(**overrides)` and `Settings.replace(**changes)` take.
 """
 
 from __future__ import annotations
@@ -8,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import SettingsError
 
 
 def _default_cache_dir() -> Path:
@@ -19,65 +26,24 @@ def _default_cache_dir() -> Path:
     return Path(base) / "rag"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+class IndexSettings(BaseSettings):
+    """Where documents and their index live, and how they are cut and embedded. Changing the
+    embedder or the chunking rebuilds the index."""
 
-    # where the documents are and where their index lives
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", frozen=True)
     docs_dir: Path = Path("seeds")
     index_dir: Path | None = Field(
         default=None, description="Index folder; default: one per docs folder under cache_dir."
     )
     cache_dir: Path = Field(default_factory=_default_cache_dir)
-
-    # Chroma: embedded PersistentClient in the index folder, or a server when chroma_host is set
-    chroma_host: str | None = None
+    chroma_host: str | None = None  # unset: the embedded PersistentClient in the index folder
     chroma_port: int = 8000
-
-    # embeddings (changing the model rebuilds the index)
     embed_model_path: Path | None = Field(
         default=None, description="A sentence-transformers model folder; default: all-MiniLM-L6-v2."
     )
     embed_batch_size: int = 64
-
-    # segmentation and chunking (changing these rebuilds the index)
     chunk_max_chars: int = 480
     chunk_overlap_sentences: int = 1
-
-    # retrieval and evidence
-    top_k: int = Field(default=6, ge=1, le=50, description="Chunks kept after fusion.")
-    evidence_k: int = Field(default=4, ge=1, le=20, description="Evidence sentences passed on.")
-    min_evidence_score: float = Field(
-        default=0.2, description="Below this the best evidence does not answer: refuse."
-    )
-
-    # answering
-    answerer: Literal["auto", "llm", "extractive"] = "auto"
-    max_question_chars: int = 500
-
-    # LLM backends
-    llm_backend: Literal["llama_cpp", "openai", "ollama"] = "llama_cpp"
-    llm_model_path: Path | None = Field(
-        default=None, description="A GGUF file to use instead of the packaged Qwen2.5 model."
-    )
-    llm_base_url: str | None = None  # openai-compatible server or ollama
-    llm_model: str = "qwen2.5-coder-1.5b-instruct"
-    llm_api_key: str = "not-needed"
-    llm_threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 2)))
-    llm_context: int = 2048
-    llm_max_tokens: int = 120
-    llm_timeout_s: float = 60.0
-    llm_prompt_corpus_max_chars: int = Field(
-        default=6000,
-        description="A corpus whose sentences fit in this many characters is shown whole to the "
-        "LLM, as a prompt prefix it keeps cached; 0 to always show only the retrieved evidence.",
-    )
-
-    # chat UI
-    host: str = "127.0.0.1"
-    port: int = 7860
-    auth: str | None = Field(default=None, description="user:password, required off loopback.")
-    allow_unauthenticated: bool = False
-    max_upload_bytes: int = 2_000_000
 
     def resolved_index_dir(self) -> Path:
         """The index folder: explicit, or one per absolute docs path so folders never share."""
@@ -86,3 +52,152 @@ class Settings(BaseSettings):
         docs = self.docs_dir.resolve()
         digest = hashlib.sha256(str(docs).encode()).hexdigest()[:12]
         return self.cache_dir / "index" / f"{docs.name or 'docs'}-{digest}"
+
+
+class RetrievalSettings(BaseSettings):
+    """Hybrid retrieval, evidence scoring and the refusal rule: each moves an eval number."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", frozen=True)
+    top_k: int = Field(default=6, ge=1, le=50, description="Chunks kept after fusion.")
+    candidates: int = Field(default=20, ge=1, description="Chunks each ranker proposes.")
+    rrf_k: float = Field(default=60.0, gt=0, description="Reciprocal rank fusion constant.")
+    evidence_k: int = Field(default=4, ge=1, le=20, description="Evidence sentences passed on.")
+    weight_dense: float = 0.45  # evidence score = weights . (cosine, keyword coverage, type)
+    weight_lexical: float = 0.4
+    weight_type: float = 0.15
+    previous_sentence_weight: float = Field(
+        default=0.5, description="Keyword coverage credited from the sentence before."
+    )
+    min_evidence_score: float = Field(
+        default=0.2, description="Below this the best evidence does not answer: refuse."
+    )
+    max_question_chars: int = 500
+
+
+class AnswerSettings(BaseSettings):
+    """Answer writing and the citation support check."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", frozen=True)
+    answerer: Literal["auto", "llm", "extractive"] = "auto"
+    second_sentence_margin: float = Field(
+        default=0.08, description="The extractive answer adds the runner-up within this margin."
+    )
+    support_min_coverage: float = 0.75  # share of a claim's new words the cited text must hold
+    support_min_similarity: float = 0.6  # or: this cosine with a cited sentence ...
+    support_similarity_slack: float = 0.25  # ... and coverage at least min_coverage - slack
+    support_anywhere_coverage: float = 0.34  # below this in all evidence, a claim is invented
+
+
+class LLMSettings(BaseSettings):
+    """The local LLM (or a server) that writes answers."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_LLM_", extra="ignore", frozen=True)
+    backend: Literal["llama_cpp", "openai", "ollama"] = "llama_cpp"
+    model_path: Path | None = Field(
+        default=None, description="A GGUF file to use instead of the packaged Qwen2.5 model."
+    )
+    base_url: str | None = None  # openai-compatible server or ollama
+    model: str = "qwen2.5-coder-1.5b-instruct"
+    api_key: str = "not-needed"
+    threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 2)))
+    context: int = 2048
+    max_tokens: int = 120
+    timeout_s: float = 60.0
+    prompt_corpus_max_chars: int = Field(
+        default=6000,
+        description="A corpus whose sentences fit in this many characters is shown whole to the "
+        "LLM, as a prompt prefix it keeps cached; 0 to always show only the retrieved evidence.",
+    )
+
+
+class WebSettings(BaseSettings):
+    """The chat page."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", frozen=True)
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str | None = Field(default=None, description="user:password, required off loopback.")
+    allow_unauthenticated: bool = False
+    max_upload_bytes: int = 2_000_000
+
+
+_GROUPS: dict[str, type[BaseSettings]] = {
+    "index": IndexSettings,
+    "retrieval": RetrievalSettings,
+    "answer": AnswerSettings,
+    "llm": LLMSettings,
+    "web": WebSettings,
+}
+
+
+def _flat_prefix(group: type[BaseSettings]) -> str:
+    return str(group.model_config.get("env_prefix", "RAG_")).removeprefix("RAG_").lower()
+
+
+def _route(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Flat names ("docs_dir", "llm_backend") to {group: {field: value}}."""
+    routed: dict[str, dict[str, Any]] = {name: {} for name in _GROUPS}
+    for key, value in values.items():
+        for name, group in _GROUPS.items():
+            prefix = _flat_prefix(group)
+            field = key.removeprefix(prefix) if key.startswith(prefix) else None
+            if field in group.model_fields:
+                routed[name][field] = value
+                break
+        else:
+            raise SettingsError(f"unknown setting {key!r}")
+    return routed
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    GROUPS: ClassVar[tuple[str, ...]] = tuple(_GROUPS)
+
+    index: IndexSettings
+    retrieval: RetrievalSettings
+    answer: AnswerSettings
+    llm: LLMSettings
+    web: WebSettings
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """The environment (RAG_*) with `overrides` (flat names) on top. An invalid value raises
+        SettingsError naming its environment variable."""
+        groups: dict[str, Any] = {}
+        for name, fields in _route(overrides).items():
+            group = _GROUPS[name]
+            try:
+                groups[name] = group(**fields)
+            except ValidationError as exc:
+                raise _settings_error(group, exc) from exc
+        return cls(**groups)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes` (flat names) applied and validated; this one is unchanged."""
+        groups: dict[str, Any] = {}
+        for name, fields in _route(changes).items():
+            current: BaseModel = getattr(self, name)
+            if not fields:
+                groups[name] = current
+                continue
+            try:
+                groups[name] = type(current).model_validate({**current.model_dump(), **fields})
+            except ValidationError as exc:
+                raise _settings_error(type(current), exc) from exc  # type: ignore[arg-type]
+        return Settings(**groups)
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting by its flat name (for reports)."""
+        out: dict[str, Any] = {}
+        for name, group in _GROUPS.items():
+            prefix = _flat_prefix(group)
+            for field, value in getattr(self, name).model_dump().items():
+                out[prefix + field] = value
+        return out
+
+
+def _settings_error(group: type[BaseSettings], exc: ValidationError) -> SettingsError:
+    prefix = str(group.model_config.get("env_prefix", "RAG_"))
+    first = exc.errors()[0]
+    names = ", ".join(prefix + "_".join(map(str, e["loc"])).upper() for e in exc.errors())
+    return SettingsError(f"invalid setting {names}: {first['msg']}")

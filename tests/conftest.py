@@ -17,8 +17,8 @@ def fake_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """For tests of the CLI and eval runner: the deterministic fake embedder wherever the
     embedder factory is called, the extractive writer, a private cache. Returns an empty docs
     folder."""
-    import rag.embedding
-    import rag.pipeline
+    import rag.engine
+    import rag.models.embedder
     from tests.fakes import HashingEmbedder
 
     docs = tmp_path / "docs"
@@ -26,8 +26,8 @@ def fake_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("RAG_ANSWERER", "extractive")
     fake = HashingEmbedder()
-    monkeypatch.setattr(rag.embedding, "make_embedder", lambda settings: fake)
-    monkeypatch.setattr(rag.pipeline, "make_embedder", lambda settings: fake)
+    monkeypatch.setattr(rag.models.embedder, "make_embedder", lambda settings: fake)
+    monkeypatch.setattr(rag.engine, "make_embedder", lambda settings: fake)
     return docs
 
 
@@ -35,4 +35,4 @@ def fake_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def settings(tmp_path: Path) -> Settings:
     docs = tmp_path / "docs"
     docs.mkdir()
-    return Settings(docs_dir=docs, cache_dir=tmp_path / "cache", answerer="extractive")
+    return Settings.load(docs_dir=docs, cache_dir=tmp_path / "cache", answerer="extractive")

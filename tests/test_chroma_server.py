@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.index import Index
+from rag.ingest.store import Store
+from rag.search.retrievers import DenseRetriever
 from rag.settings import Settings
 from tests.fakes import HashingEmbedder
-from tests.test_index import A, B
+from tests.test_store import A, B
 
 pytestmark = pytest.mark.slow
 
@@ -58,26 +59,26 @@ def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 
 def test_incremental_sync_against_a_chroma_server(settings: Settings, chroma_port: int) -> None:
-    server = settings.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": chroma_port})
+    server = settings.replace(chroma_host="127.0.0.1", chroma_port=chroma_port).index
     (server.docs_dir / "a.txt").write_text(A, encoding="utf-8")
     (server.docs_dir / "b.md").write_text(B, encoding="utf-8")
-    first = Index(server, HashingEmbedder()).sync()
+    first = Store(server, HashingEmbedder()).sync()
     assert first.added == ["a.txt", "b.md"] and first.embedded > 0
     assert not (server.resolved_index_dir() / "chroma").exists()  # vectors live in the server
-    again = Index(server, HashingEmbedder()).sync()
+    again = Store(server, HashingEmbedder()).sync()
     assert again.embedded == 0
     (server.docs_dir / "b.md").unlink()
-    index = Index(server, HashingEmbedder())
-    assert index.sync().removed == ["b.md"]
-    assert index.collection("sentences").count() == 3
-    hits = index.dense_chunks(HashingEmbedder().embed(["flag dispute"])[0], k=3)
-    assert hits and hits[0][0].startswith("a.txt#c")
+    store = Store(server, HashingEmbedder())
+    assert store.sync().removed == ["b.md"]
+    assert store.collection("sentences").count() == 3
+    hits = DenseRetriever(store, 3).retrieve("flag dispute")
+    assert hits and hits[0].node.node_id.startswith("a.txt#c")
 
 
 def test_unreachable_server_is_a_clear_error(settings: Settings) -> None:
     from rag.errors import RagError
 
-    bad = settings.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": free_port()})
+    bad = settings.replace(chroma_host="127.0.0.1", chroma_port=free_port()).index
     (bad.docs_dir / "a.txt").write_text(A, encoding="utf-8")
     with pytest.raises(RagError, match="chroma run"):
-        Index(bad, HashingEmbedder()).sync()
+        Store(bad, HashingEmbedder()).sync()

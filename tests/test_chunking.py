@@ -4,8 +4,8 @@ from itertools import pairwise
 
 import pytest
 
-from rag.chunking import chunk_sentences
-from rag.sentences import split_sentences
+from rag.ingest.chunking import chunk_sentences
+from rag.ingest.sentences import split_sentences
 
 TEXT = " ".join(f"Sentence number {i} is here." for i in range(20))
 

@@ -1,9 +1,19 @@
 from __future__ import annotations
 
-from rag.citations import claim_sentences, markers, resolve, strip_markers, support, verify_answer
-from rag.sentences import split_sentences
+from rag.answer.citations import (
+    claim_sentences,
+    markers,
+    resolve,
+    strip_markers,
+    support,
+    verify_answer,
+)
+from rag.ingest.sentences import split_sentences
+from rag.settings import Settings
 from rag.types import Evidence
 from tests.fakes import HashingEmbedder
+
+RULES = Settings.load().answer
 
 TEXT = (
     "The exercises had been stalled due to tensions, including a 2018 dispute over the flag. "
@@ -33,26 +43,36 @@ def test_claims_keep_abbreviations_and_trailing_markers() -> None:
 def test_support_rules() -> None:
     src = [EVIDENCE[0].sentence.text]
     assert support(
-        "The drills were suspended due to a 2018 dispute over the flag.", src, Q
+        "The drills were suspended due to a 2018 dispute over the flag.", src, Q, None, RULES
     ).supported
-    wrong_year = support("The drills were suspended due to a 2019 dispute.", src, Q)
+    wrong_year = support("The drills were suspended due to a 2019 dispute.", src, Q, None, RULES)
     assert not wrong_year.supported and "2019" in wrong_year.reason
-    wrong_name = support("The drills were suspended because of Paris.", src, Q)
+    wrong_name = support("The drills were suspended because of Paris.", src, Q, None, RULES)
     assert not wrong_name.supported and "Paris" in wrong_name.reason
-    unrelated = support("The weather was cold and the sea rough.", src, Q)
+    unrelated = support("The weather was cold and the sea rough.", src, Q, None, RULES)
     assert not unrelated.supported
-    assert not support("Anything.", [], Q).supported
+    assert not support("Anything.", [], Q, None, RULES).supported
+    # the thresholds are settings: a paraphrase close in meaning passes on similarity alone
+    loose = Settings.load(support_min_coverage=0.99, support_similarity_slack=0.99).answer
+    paraphrase = "Tensions and a quarrel over a banner halted the drills."
+    assert not support(paraphrase, src, Q, None, loose).supported
+    assert support(paraphrase, src, Q, 0.9, loose).supported
 
 
 def test_verify_keeps_supported_answer() -> None:
-    v = verify_answer("The drills stalled due to a 2018 dispute over the flag [1].", Q, EVIDENCE)
+    v = verify_answer(
+        "The drills stalled due to a 2018 dispute over the flag [1].", Q, EVIDENCE, RULES
+    )
     assert v.text and not v.repaired
     assert [c.sentence_id for c in v.citations] == ["news.txt#s0"]
 
 
 def test_verify_recites_a_wrongly_cited_claim() -> None:
     v = verify_answer(
-        "Ahn met Vice Adm. Patrick Hannifin of the 7th Fleet. [1]", "Whom did Ahn meet?", EVIDENCE
+        "Ahn met Vice Adm. Patrick Hannifin of the 7th Fleet. [1]",
+        "Whom did Ahn meet?",
+        EVIDENCE,
+        RULES,
     )
     assert v.repaired and v.text.endswith("[2]")
     assert [c.sentence_id for c in v.citations] == ["news.txt#s1"]
@@ -60,8 +80,8 @@ def test_verify_recites_a_wrongly_cited_claim() -> None:
 
 def test_verify_rejects_unsupported_answer() -> None:
     v = verify_answer(
-        "Paris [1].", "What is the capital of France?", EVIDENCE, HashingEmbedder().embed
+        "Paris [1].", "What is the capital of France?", EVIDENCE, RULES, HashingEmbedder().embed
     )
     assert v.text == "" and v.problems
-    v = verify_answer("The drills stalled in 1999 [1].", Q, EVIDENCE)
+    v = verify_answer("The drills stalled in 1999 [1].", Q, EVIDENCE, RULES)
     assert v.text == ""

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents import read_documents
 from rag.errors import DocsError
+from rag.ingest.documents import read_documents
 
 
 def test_reads_txt_and_md_recursively_and_skips_bad_files(

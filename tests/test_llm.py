@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from rag import llm as llm_module
 from rag.errors import BackendMissing, ModelError
-from rag.llm import chatml_prompt, complete, make_llm, warm_up
-from rag.models import llm_gguf_path
+from rag.models import llm as llm_module
+from rag.models.llm import chatml_prompt, complete, make_llm, warm_up
+from rag.models.weights import llm_gguf_path
 from rag.settings import Settings
 
 SYSTEM = "Answer from the evidence and cite it as [n]."
@@ -132,7 +132,7 @@ def _openai_settings(port: int, **overrides: Any) -> Settings:
         "llm_timeout_s": 10.0,
         **overrides,
     }
-    return Settings(**values)
+    return Settings.load(**values)
 
 
 def test_openai_compatible_streams_deltas_and_sends_the_prompt() -> None:
@@ -178,12 +178,12 @@ def test_openai_server_error_is_a_model_error_that_names_the_server() -> None:
 
 def test_openai_without_base_url_says_what_to_set() -> None:
     with pytest.raises(ModelError, match="RAG_LLM_BASE_URL"):
-        make_llm(Settings(llm_backend="openai", llm_base_url=None))
+        make_llm(Settings.load(llm_backend="openai", llm_base_url=None))
 
 
 def test_ollama_streams_with_temperature_zero_and_token_limit() -> None:
     with FakeServer(ollama_respond) as server:
-        settings = Settings(
+        settings = Settings.load(
             llm_backend="ollama",
             llm_base_url=f"http://127.0.0.1:{server.port}",
             llm_model="qwen2.5-coder:1.5b",
@@ -205,14 +205,14 @@ def test_ollama_streams_with_temperature_zero_and_token_limit() -> None:
 def test_ollama_missing_package_raises_backend_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "llama_index.llms.ollama", None)
     with pytest.raises(BackendMissing, match="pip install llama-index-llms-ollama"):
-        make_llm(Settings(llm_backend="ollama"))
+        make_llm(Settings.load(llm_backend="ollama"))
 
 
 def test_llama_cpp_missing_package_raises_before_touching_the_model(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
-    settings = Settings(llm_backend="llama_cpp", cache_dir=tmp_path, llm_model_path=None)
+    settings = Settings.load(llm_backend="llama_cpp", cache_dir=tmp_path, llm_model_path=None)
     with pytest.raises(BackendMissing, match="pip install llama-cpp-python"):
         make_llm(settings)
     assert not (tmp_path / "models").exists()
@@ -245,7 +245,7 @@ def test_complete_joins_deltas_and_warm_up_is_optional() -> None:
 
 @pytest.fixture(scope="module")
 def real_llm() -> llm_module.LlamaCppLLM:
-    settings = Settings(llm_backend="llama_cpp", llm_model_path=None, llm_context=1024)
+    settings = Settings.load(llm_backend="llama_cpp", llm_model_path=None, llm_context=1024)
     try:
         llm_gguf_path(settings)
     except ModelError as exc:

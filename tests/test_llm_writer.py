@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answering import REFUSAL, ExtractiveWriter, final_answer
+from rag.answer.llm_writer import LLMWriter
+from rag.answer.templates import load_prompt, prompt_hashes
+from rag.answer.writers import REFUSAL, ExtractiveWriter, final_answer
 from rag.errors import PromptError
-from rag.llm_writer import LLMWriter
-from rag.prompts import load_prompt
 from rag.settings import Settings
 from rag.types import Answer
 from tests.fakes import ScriptedLLM
@@ -14,7 +14,7 @@ from tests.test_citations import EVIDENCE, Q
 
 def writer(*replies: str) -> tuple[LLMWriter, ScriptedLLM]:
     llm = ScriptedLLM(*replies)
-    return LLMWriter(Settings(), fallback=ExtractiveWriter(), llm=llm), llm
+    return LLMWriter(Settings.load(), fallback=ExtractiveWriter(0.08), llm=llm), llm
 
 
 def test_prompt_holds_only_numbered_evidence_and_question() -> None:
@@ -51,6 +51,9 @@ def test_unsupported_answer_falls_back_to_extractive() -> None:
     assert not answer.refused
     assert answer.text.startswith(EVIDENCE[0].sentence.text)
     assert answer.note.startswith("extractive fallback")
+    # quoted sentences are the extractive writer's: the page must not say "written by the LLM"
+    assert answer.answerer == "extractive"
+    assert answer.evidence == tuple(EVIDENCE)
 
 
 def test_model_refusal_is_a_refusal() -> None:
@@ -67,3 +70,4 @@ def test_prompt_files_are_checked(tmp_path) -> None:  # type: ignore[no-untyped-
         load_prompt("absent", set(), tmp_path)
     p = load_prompt("answer_user", {"evidence", "question"})
     assert p.render(evidence="[1] {x}", question="Why?").count("{x}") == 1
+    assert set(prompt_hashes()) >= {"answer_system.md", "answer_user.md"}

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rag import models
 from rag.errors import ModelError
+from rag.models import weights as models
 from rag.settings import Settings
 
 PART_BYTES = [b"GGUF-head-", b"middle-bytes-", b"tail"]
@@ -36,7 +36,7 @@ class FakeParts:
 
 
 def _settings(tmp_path: Path) -> Settings:
-    return Settings(cache_dir=tmp_path / "cache", llm_model_path=None)
+    return Settings.load(cache_dir=tmp_path / "cache", llm_model_path=None)
 
 
 def _assemble(tmp_path: Path, parts: FakeParts, **overrides: object) -> Path:
@@ -72,7 +72,7 @@ def test_assembles_parts_in_order_once(tmp_path: Path, monkeypatch: pytest.Monke
     def no_hashing(_: Path) -> str:
         raise AssertionError("re-hashed a verified file")
 
-    monkeypatch.setattr(models, "_sha256_file", no_hashing)
+    monkeypatch.setattr(models, "sha256_file", no_hashing)
     monkeypatch.setattr(models, "_assemble", lambda *a: pytest.fail("re-assembled"))
     assert _assemble(tmp_path, parts) == path
     after = path.stat()
@@ -133,12 +133,12 @@ def test_missing_part_is_named_with_the_pip_command(tmp_path: Path) -> None:
 def test_explicit_model_path_wins(tmp_path: Path) -> None:
     gguf = tmp_path / "mine.gguf"
     gguf.write_bytes(b"whatever")
-    settings = Settings(cache_dir=tmp_path / "cache", llm_model_path=gguf)
+    settings = Settings.load(cache_dir=tmp_path / "cache", llm_model_path=gguf)
     assert models.llm_gguf_path(settings, locate_part=lambda n: None) == gguf
 
 
 def test_explicit_model_path_missing(tmp_path: Path) -> None:
-    settings = Settings(cache_dir=tmp_path / "cache", llm_model_path=tmp_path / "nope.gguf")
+    settings = Settings.load(cache_dir=tmp_path / "cache", llm_model_path=tmp_path / "nope.gguf")
     with pytest.raises(ModelError, match="RAG_LLM_MODEL_PATH"):
         models.llm_gguf_path(settings)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.sentences import split_sentences
+from rag.ingest.sentences import split_sentences
 from tests.conftest import SEEDS, SQUAD_DOCS
 
 
@@ -73,11 +73,17 @@ def test_empty_and_whitespace_text() -> None:
     assert split_sentences("d", " \n\t\n") == []
 
 
-def test_ids_are_stable() -> None:
+def test_ids_come_from_document_and_position() -> None:
     text = "One. Two. Three."
-    assert split_sentences("a/b.md", text) == split_sentences("a/b.md", text)
     assert [s.id for s in split_sentences("a/b.md", text)] == [
         "a/b.md#s0",
         "a/b.md#s1",
         "a/b.md#s2",
     ]
+    # editing a sentence keeps every id; appending one keeps the earlier ones
+    edited = split_sentences("a/b.md", "One. Two changed. Three.")
+    assert [s.id for s in edited] == ["a/b.md#s0", "a/b.md#s1", "a/b.md#s2"]
+    assert edited[1].text == "Two changed."
+    longer = split_sentences("a/b.md", text + " Four.")
+    assert [s.id for s in longer][:3] == [s.id for s in split_sentences("a/b.md", text)]
+    assert [s.index for s in longer] == [0, 1, 2, 3]

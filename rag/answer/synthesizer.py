@@ -1,0 +1,92 @@
+"""The LlamaIndex response synthesizer: refuse when the evidence does not answer (decided in
+code, rag/search/answerability.py), else let the request's answer writer write, streamed.
+
+It always streams: the StreamingResponse yields the writer's text as it comes, and once that
+stream is drained `response.metadata["answer"]` holds the final, verified Answer (whose text
+replaces the streamed draft).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import replace
+from typing import Any
+
+from llama_index.core.base.response.schema import StreamingResponse
+from llama_index.core.callbacks import CallbackManager
+from llama_index.core.indices.prompt_helper import ChatPromptHelper, PromptHelper
+from llama_index.core.llms.mock import MockLLM
+from llama_index.core.prompts.mixin import PromptDictType
+from llama_index.core.response_synthesizers import BaseSynthesizer
+from llama_index.core.schema import NodeWithScore, QueryBundle
+
+from rag.answer.registry import Writers
+from rag.answer.writers import refusal
+from rag.search.answerability import refusal_reason
+from rag.search.nodes import Ask, node_evidence
+from rag.types import Answer
+
+
+class CitedSynthesizer(BaseSynthesizer):
+    def __init__(self, writers: Writers, min_evidence_score: float):
+        # No LLM of LlamaIndex's own writes here (the writers hold theirs): MockLLM and the
+        # prompt helpers only keep the base class from reaching for LlamaIndex's global
+        # Settings and from loading tiktoken's vocabulary (0.8 s) to count tokens it never sees.
+        super().__init__(
+            llm=MockLLM(),
+            callback_manager=CallbackManager(),
+            prompt_helper=PromptHelper(tokenizer=str.split),
+            chat_prompt_helper=ChatPromptHelper(tokenizer=str.split),
+            streaming=True,
+        )
+        self._writers = writers
+        self._min_evidence_score = min_evidence_score
+
+    def synthesize(
+        self,
+        query: Any,
+        nodes: list[NodeWithScore],
+        additional_source_nodes: Sequence[NodeWithScore] | None = None,
+        **response_kwargs: Any,
+    ) -> StreamingResponse:
+        bundle = query if isinstance(query, QueryBundle) else QueryBundle(str(query))
+        ask = bundle if isinstance(bundle, Ask) else Ask(bundle.query_str, asked=bundle.query_str)
+        writer = self._writers.get(ask.writer if isinstance(bundle, Ask) else None)
+        evidence = [node_evidence(n) for n in nodes]
+        question = ask.query_str
+        metadata: dict[str, Any] = {"answer": None, "writer": writer.name}
+
+        def pieces() -> Generator[str, None, None]:
+            reason = refusal_reason(question, evidence, self._min_evidence_score)
+            stream = (
+                iter([refusal(question, evidence, writer.name, reason)])
+                if reason
+                else writer.stream(question, evidence)
+            )
+            for piece in stream:
+                if isinstance(piece, Answer):  # the last item: the verified answer
+                    metadata["answer"] = replace(piece, question=ask.asked or question)
+                else:
+                    yield piece
+            if metadata["answer"] is None:
+                raise RuntimeError(f"the {writer.name} answer writer ended without an answer")
+
+        return StreamingResponse(
+            response_gen=pieces(),
+            source_nodes=[*nodes, *(additional_source_nodes or [])],
+            metadata=metadata,
+        )
+
+    # The abstract text-only interface: this synthesizer answers from scored evidence nodes
+    # (synthesize above), never from bare text chunks.
+    def get_response(self, query_str: str, text_chunks: Sequence[str], **kwargs: Any) -> str:
+        raise NotImplementedError("CitedSynthesizer answers from evidence nodes: use synthesize")
+
+    async def aget_response(self, query_str: str, text_chunks: Sequence[str], **kwargs: Any) -> str:
+        raise NotImplementedError("CitedSynthesizer answers from evidence nodes: use synthesize")
+
+    def _get_prompts(self) -> PromptDictType:
+        return {}
+
+    def _update_prompts(self, prompts: PromptDictType) -> None:
+        """The prompts are files under prompts/, loaded by the LLM writer."""

@@ -1,0 +1,63 @@
+"""The LlamaIndex node postprocessor that turns retrieved chunks into scored evidence sentences:
+every sentence of the chunks, scored by rag.search.evidence, the request's evidence_k best."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from llama_index.core.bridge.pydantic import PrivateAttr
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import NodeWithScore, QueryBundle
+
+from rag.search.evidence import score_evidence
+from rag.search.nodes import Ask, evidence_node
+from rag.search.retrievers import query_vector
+from rag.settings import RetrievalSettings
+from rag.types import Sentence
+
+if TYPE_CHECKING:
+    from rag.ingest.store import Store
+
+
+class EvidencePostprocessor(BaseNodePostprocessor):
+    _store: Any = PrivateAttr()
+    _settings: RetrievalSettings = PrivateAttr()
+
+    def __init__(self, store: Store, settings: RetrievalSettings, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._store = store
+        self._settings = settings
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "EvidencePostprocessor"
+
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        if query_bundle is None or not nodes:
+            return []
+        store: Store = self._store
+        corpus = store.corpus
+        candidates: dict[str, Sentence] = {}
+        for node in nodes:
+            chunk = corpus.chunks.get(node.node.node_id)
+            for sid in chunk.sentence_ids if chunk else ():
+                candidates.setdefault(sid, corpus.sentences[sid])
+        ids, vectors = store.sentence_vectors(list(candidates))
+
+        def previous(s: Sentence) -> Sentence | None:
+            return corpus.sentences.get(f"{s.doc_id}#s{s.index - 1}") if s.index else None
+
+        evidence = score_evidence(
+            query_bundle.query_str,
+            np.asarray(query_vector(store, query_bundle), dtype=np.float32),
+            [candidates[i] for i in ids],
+            vectors,
+            store.keyword_index().idf,
+            previous,
+            self._settings,
+        )
+        k = query_bundle.evidence_k if isinstance(query_bundle, Ask) else self._settings.evidence_k
+        return [evidence_node(e) for e in evidence[:k]]

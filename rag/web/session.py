@@ -1,0 +1,280 @@
+"""The chat page's behaviour as plain methods over one Engine; gradio (rag/web/page.py) only
+calls them. What varies per request, the answer writer and the number of passages, is passed
+to `engine.stream` with each question: the engine, its settings and its writers are shared by
+every visitor and never changed to serve one of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from rag.errors import BadQuestion, DocsError, RagError
+from rag.ingest.documents import Skipped
+from rag.types import Answer
+from rag.web.render import (
+    SOURCES_PLACEHOLDER,
+    DocRow,
+    Turn,
+    make_source,
+    render_documents,
+    render_header,
+    render_source,
+    turn_from_answer,
+)
+from rag.web.uploads import UploadRejected, check_size, check_upload, safe_filename
+
+if TYPE_CHECKING:
+    from rag.answer.writers import AnswerWriter
+    from rag.engine import Engine
+    from rag.ingest.store import Progress, SyncReport
+
+log = logging.getLogger(__name__)
+
+WriterKind = Literal["llm", "extractive"]
+Notice = tuple[Literal["ok", "warn", "error"], str]
+GradioProgress = Callable[..., Any]  # gr.Progress: progress(fraction or (done, total), desc=...)
+
+UNEXPECTED = (
+    "Sorry, something went wrong while answering. Please try again; if it keeps happening, "
+    "the details are in the server log."
+)
+
+
+def friendly(exc: BaseException) -> str:
+    """An error's message as a sentence for the page."""
+    text = str(exc).strip() or "that did not work"
+    return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+def _write_atomic(target: Path, raw: bytes) -> None:
+    """Write beside the target under a hidden name (never indexed), then move it into place."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ChatSession:
+    """The page's behaviour over one Engine. Its only state is the default answer writer and
+    the files the last indexing skipped; a conversation lives in the page (gr.State)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.settings = engine.settings
+        self.last_skipped: list[Skipped] = []
+        self.default_writer: WriterKind = self._initial_writer()
+
+    # -- answer writers -----------------------------------------------------------------------
+
+    def _initial_writer(self) -> WriterKind:
+        """The engine's default writer, or the extractive one when the LLM cannot be made."""
+        if self.engine.writers.default != "llm":
+            return "extractive"
+        try:
+            self.engine.writers.get("llm")
+        except (ImportError, RagError) as exc:
+            log.warning("the LLM answer writer is not available (%s); answering extractively", exc)
+            return "extractive"
+        return "llm"
+
+    def ready_writer(self, kind: str) -> AnswerWriter:
+        """The writer of this kind with its model loaded (RagError when it cannot be)."""
+        return self.engine.writers.ready(kind)
+
+    def warm_up(self) -> None:
+        """Load the models now, so the first question does not wait for them; an LLM that
+        cannot load leaves the extractive writer as the default."""
+        self.engine.embedder.embed(["warm up"])
+        try:
+            self.ready_writer(self.default_writer)
+        except RagError as exc:
+            log.warning("cannot load the LLM (%s); answering extractively", exc)
+            self.default_writer = "extractive"
+
+    # -- index ----------------------------------------------------------------------------------
+
+    def ingest(self, progress: Progress | None = None) -> SyncReport:
+        """Sync the index with the docs folder; an empty folder leaves an empty chat."""
+        report = self.engine.ingest(progress, allow_empty=True)
+        self.last_skipped = list(report.skipped)
+        return report
+
+    def n_docs(self) -> int:
+        return len(self.engine.store.corpus.entries)
+
+    def doc_rows(self) -> list[DocRow]:
+        entries = self.engine.store.corpus.entries
+        return [
+            DocRow(doc_id, len(e.document.text), len(e.sentences)) for doc_id, e in entries.items()
+        ]
+
+    def header(self) -> str:
+        corpus = self.engine.store.corpus
+        return render_header(len(corpus.entries), len(corpus.sentences))
+
+    def documents_view(self) -> tuple[str, list[str], str]:
+        """The documents list, the names that can be removed and the header, as they are now."""
+        rows = self.doc_rows()
+        return render_documents(rows, self.last_skipped), [r.doc_id for r in rows], self.header()
+
+    # -- chat -----------------------------------------------------------------------------------
+
+    def answer(
+        self, question: str, history: Sequence[str], kind: str, top_k: int
+    ) -> Iterator[str | Answer]:
+        """The engine's stream with this request's writer and number of passages."""
+        return self.engine.stream(question, history, writer=kind, top_k=max(1, min(50, int(top_k))))
+
+    def chat(
+        self, question: str, turns: list[Turn], kind: str, top_k: int
+    ) -> Iterator[tuple[list[Turn], str]]:
+        """Yield the conversation as it grows: the question, the streamed draft, the final
+        answer (which replaces the draft), or a friendly message instead of an error."""
+        question = (question or "").strip()
+        turns = [*turns, Turn(question=question)]
+        history = [t.question for t in turns[:-1] if t.status in ("answer", "refused")]
+        yield list(turns), ""
+        try:
+            if not self.engine.store.corpus.entries:
+                raise DocsError(
+                    "no documents are indexed yet; add .txt or .md files in the Documents tab"
+                )
+            draft = ""
+            final: Answer | None = None
+            for piece in self.answer(question, history, kind, top_k):
+                if isinstance(piece, Answer):
+                    final = piece  # the last item; its text replaces the streamed draft
+                    continue
+                draft += piece
+                turns[-1] = Turn(question, draft, "streaming")
+                yield list(turns), ""
+            if final is None:
+                raise RuntimeError("the answer writer ended without an answer")
+            docs = self.engine.store.corpus.entries
+            sources = [
+                make_source(c, docs[c.doc_id].document.text if c.doc_id in docs else None)
+                for c in final.citations
+            ]
+            turns[-1] = turn_from_answer(question, final, sources)
+        except BadQuestion as exc:
+            turns[-1] = Turn(question, friendly(exc), "error", label="Please rephrase")
+        except DocsError as exc:
+            turns[-1] = Turn(question, friendly(exc), "error", label="No documents")
+        except RagError as exc:
+            turns[-1] = Turn(question=question, text=friendly(exc), status="error")
+        except Exception:
+            log.exception("answering %r failed", question)
+            turns[-1] = Turn(question=question, text=UNEXPECTED, status="error")
+        yield turns, "done"
+
+    def source(self, turns: Sequence[Turn], turn_index: Any, n: Any) -> str:
+        """The sources panel for citation [n] of turn `turn_index` (both from the browser)."""
+        try:
+            i, k = int(turn_index), int(n)
+        except (TypeError, ValueError):
+            return SOURCES_PLACEHOLDER
+        if not 0 <= i < len(turns):
+            return SOURCES_PLACEHOLDER
+        return render_source(i, turns[i], k)
+
+    def api_answer(self, question: str, history: Sequence[str] = ()) -> dict[str, object]:
+        """The /ask API: the JSON of `rag ask --json`, from the default writer."""
+        answer = self.engine.answer(
+            question,
+            history,
+            writer=self.default_writer,
+            top_k=self.settings.retrieval.top_k,
+        )
+        return answer.to_json()
+
+    # -- documents ------------------------------------------------------------------------------
+
+    def add_files(
+        self, paths: Sequence[str], progress: GradioProgress | None = None
+    ) -> list[Notice]:
+        """Check each uploaded file, save the good ones into the docs folder, then re-index."""
+        notices: list[Notice] = []
+        docs_dir = self.settings.index.docs_dir.resolve()
+        max_bytes = self.settings.web.max_upload_bytes
+        saved: list[str] = []
+        for path in paths:
+            name = Path(path).name
+            try:
+                shown = safe_filename(name)
+                check_size(shown, os.path.getsize(path), max_bytes)
+                raw = Path(path).read_bytes()
+                doc = check_upload(name, raw, max_bytes)
+                target = (docs_dir / doc.doc_id).resolve()
+                if target.parent != docs_dir:  # safe_filename makes this impossible; be sure
+                    raise UploadRejected(f"{name}: not a plain file name")
+                existed = target.exists()
+                _write_atomic(target, raw)
+                saved.append(doc.doc_id)
+                renamed = f" (saved as {doc.doc_id})" if doc.doc_id != name else ""
+                notices.append(("ok", f"{'Updated' if existed else 'Added'} {name}{renamed}."))
+            except UploadRejected as exc:
+                notices.append(("error", str(exc)))
+            except OSError as exc:
+                log.warning("cannot save upload %s: %s", name, exc)
+                notices.append(("error", f"{name} could not be saved: {exc.strerror or exc}."))
+            finally:
+                Path(path).unlink(missing_ok=True)  # gradio's temporary copy
+        if saved:
+            notices.extend(self._reindex(progress))
+        return notices
+
+    def remove_file(
+        self, doc_id: str | None, progress: GradioProgress | None = None
+    ) -> list[Notice]:
+        if not doc_id:
+            return [("warn", "Choose a document to remove first.")]
+        if doc_id not in self.engine.store.corpus.entries:
+            return [("warn", f"{doc_id} is not in the index (any more).")]
+        docs_dir = self.settings.index.docs_dir.resolve()
+        target = (docs_dir / doc_id).resolve()
+        if not target.is_relative_to(docs_dir):
+            return [("error", f"{doc_id} is outside the documents folder.")]
+        try:
+            target.unlink(missing_ok=True)
+        except OSError as exc:
+            return [("error", f"{doc_id} could not be removed: {exc.strerror or exc}.")]
+        return [("ok", f"Removed {doc_id}."), *self._reindex(progress)]
+
+    def rescan(self, progress: GradioProgress | None = None) -> list[Notice]:
+        return self._reindex(progress)
+
+    def _reindex(self, progress: GradioProgress | None) -> list[Notice]:
+        def report_to(done: int, total: int, what: str) -> None:
+            if progress is not None:
+                progress((done, total), desc=f"Indexing: {what}", unit="texts")
+
+        if progress is not None:
+            progress(0, desc="Updating the index…")
+        try:
+            report = self.ingest(report_to if progress is not None else None)
+        except RagError as exc:
+            return [("error", f"The index could not be updated: {friendly(exc)}")]
+        except Exception:
+            log.exception("re-indexing failed")
+            return [("error", "The index could not be updated; the details are in the server log.")]
+        changed = len(report.added) + len(report.updated) + len(report.removed)
+        if not changed and not report.rebuilt:
+            text = "The index is up to date."
+        else:
+            text = (
+                f"Index updated in {report.seconds:.1f} s: {len(report.added)} added, "
+                f"{len(report.updated)} updated, {len(report.removed)} removed; "
+                f"{report.embedded} sentences and passages embedded."
+            )
+        notices: list[Notice] = [("ok", text)]
+        notices.extend(("warn", f"Skipped {s.doc_id}: {s.reason}.") for s in report.skipped)
+        return notices
