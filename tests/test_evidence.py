@@ -5,7 +5,7 @@ import numpy as np
 from rag.ingest.sentences import split_sentences
 from rag.search.evidence import answer_type, lexical_coverage, score_evidence, type_match
 from rag.search.fusion import rrf
-from rag.settings import Settings
+from rag.settings import RetrievalSettings, Settings
 
 WEIGHTS = Settings.load().retrieval
 
@@ -61,27 +61,21 @@ def test_score_evidence_prefers_the_sentence_that_answers() -> None:
     # dense similarity: first sentence closest, as a real embedder often has it
     vectors = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]], dtype=np.float32)
     q = np.array([1.0, 0.0], dtype=np.float32)
-    ranked = score_evidence(
-        "Why were the drills stalled?",
-        q,
-        sentences,
-        vectors,
-        lambda t: 1.0,
-        lambda s: None,
-        WEIGHTS,
-    )
-    assert ranked[0].sentence.index == 1
-    assert ranked[-1].sentence.index == 2
-    assert all(0.0 <= e.lexical <= 1.0 for e in ranked)
+
+    def rank(weights: RetrievalSettings) -> list[int]:
+        evidence = score_evidence(
+            "Why were the drills stalled?",
+            q,
+            sentences,
+            vectors,
+            lambda t: 1.0,
+            lambda s: None,
+            weights,
+        )
+        assert all(0.0 <= e.lexical <= 1.0 for e in evidence)
+        return [e.sentence.index for e in evidence]
+
+    ranked = rank(WEIGHTS)
+    assert ranked[0] == 1 and ranked[-1] == 2
     # the weights are settings: with only the dense weight, the closest sentence wins
-    dense_only = Settings.load(weight_lexical=0.0, weight_type=0.0).retrieval
-    ranked = score_evidence(
-        "Why were the drills stalled?",
-        q,
-        sentences,
-        vectors,
-        lambda t: 1.0,
-        lambda s: None,
-        dense_only,
-    )
-    assert ranked[0].sentence.index == 0
+    assert rank(Settings.load(weight_lexical=0.0, weight_type=0.0).retrieval)[0] == 0

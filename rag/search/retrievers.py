@@ -28,13 +28,17 @@ def query_vector(store: Store, bundle: QueryBundle) -> list[float]:
     return bundle.embedding
 
 
-class DenseRetriever(BaseRetriever):
-    """Chunks nearest to the question in embedding space."""
+class _Ranker(BaseRetriever):
+    """One ranking of the store's chunks, the k best."""
 
     def __init__(self, store: Store, k: int):
         super().__init__()
         self._store = store
         self._k = k
+
+
+class DenseRetriever(_Ranker):
+    """Chunks nearest to the question in embedding space."""
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         from llama_index.core.vector_stores.types import VectorStoreQuery
@@ -53,13 +57,8 @@ class DenseRetriever(BaseRetriever):
         return [chunk_node(chunks[i], s) for i, s in zip(ids, scores, strict=False) if i in chunks]
 
 
-class KeywordRetriever(BaseRetriever):
+class KeywordRetriever(_Ranker):
     """Chunks with the best BM25 score for the question's words."""
-
-    def __init__(self, store: Store, k: int):
-        super().__init__()
-        self._store = store
-        self._k = k
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         chunks = self._store.corpus.chunks
