@@ -20,7 +20,6 @@ from llama_index.core.query_engine import RetrieverQueryEngine
 from rag.answer.registry import Writers
 from rag.answer.synthesizer import CitedSynthesizer
 from rag.answer.writers import AnswerWriter, final_answer
-from rag.ingest.corpus import Corpus
 from rag.ingest.store import Progress, Store, SyncReport
 from rag.models.embedder import Embedder, make_embedder
 from rag.question import check_question, standalone_question
@@ -41,7 +40,7 @@ class Engine:
         self.settings = settings
         self.embedder = embedder or make_embedder(settings.index)
         self.store = Store(settings.index, self.embedder)
-        self.writers = Writers(settings, self.embedder, self.current_corpus, writers)
+        self.writers = Writers(settings, self.embedder, lambda: self.store.corpus, writers)
         self.query_engine = RetrieverQueryEngine(
             retriever=HybridRetriever(self.store, settings.retrieval),
             node_postprocessors=[EvidencePostprocessor(self.store, settings.retrieval)],
@@ -49,9 +48,6 @@ class Engine:
                 self.writers, settings.retrieval.min_evidence_score
             ),
         )
-
-    def current_corpus(self) -> Corpus:
-        return self.store.corpus
 
     def ingest(self, progress: Progress | None = None, allow_empty: bool = False) -> SyncReport:
         return self.store.sync(progress, allow_empty)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -151,7 +151,6 @@ def _route(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
-    GROUPS: ClassVar[tuple[str, ...]] = tuple(_GROUPS)
 
     index: IndexSettings
     retrieval: RetrievalSettings
