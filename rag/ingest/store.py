@@ -95,7 +95,7 @@ class Store:
         self.collection_prefix = "rag_" + hashlib.sha256(key).hexdigest()[:16]
         self.corpus = Corpus()
         self._client: Any = None
-        self._collections: dict[str, Any] = {}
+        self._collections: dict[str, Any] = {}  # Chroma collection handles, and LlamaIndex's view
         self._keyword: KeywordIndex | None = None
         self._sentence_vectors: dict[str, np.ndarray] = {}  # cache of fetched vectors
 
@@ -131,10 +131,14 @@ class Store:
         return self._collections[kind]
 
     def chunk_store(self) -> Any:
-        """LlamaIndex's view of the chunk collection."""
+        """LlamaIndex's view of the chunk collection (one per collection handle)."""
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        return ChromaVectorStore(chroma_collection=self.collection("chunks"))
+        if "chunk_store" not in self._collections:
+            self._collections["chunk_store"] = ChromaVectorStore(
+                chroma_collection=self.collection("chunks")
+            )
+        return self._collections["chunk_store"]
 
     def _drop_collections(self) -> None:
         for kind in ("chunks", "sentences"):
