@@ -68,8 +68,8 @@ class Engine:
             query_str=standalone_question(asked, history),
             asked=asked,
             writer=self.writers.check(writer),
-            top_k=top_k or self.settings.retrieval.top_k,
-            evidence_k=evidence_k or self.settings.retrieval.evidence_k,
+            top_k=top_k,
+            evidence_k=evidence_k,
         )
 
     def stream(

@@ -23,7 +23,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from rag.answer.registry import Writers
 from rag.answer.writers import refusal
 from rag.search.answerability import refusal_reason
-from rag.search.nodes import Ask, node_evidence
+from rag.search.nodes import node_evidence
 from rag.types import Answer
 
 
@@ -49,12 +49,11 @@ class CitedSynthesizer(BaseSynthesizer):
         additional_source_nodes: Sequence[NodeWithScore] | None = None,
         **response_kwargs: Any,
     ) -> StreamingResponse:
-        bundle = query if isinstance(query, QueryBundle) else QueryBundle(str(query))
-        ask = bundle if isinstance(bundle, Ask) else Ask(bundle.query_str, asked=bundle.query_str)
-        writer = self._writers.get(ask.writer if isinstance(bundle, Ask) else None)
+        question = query.query_str if isinstance(query, QueryBundle) else str(query)
+        asked = getattr(query, "asked", "") or question  # an Ask keeps the question as asked
+        writer = self._writers.get(getattr(query, "writer", None))
         evidence = [node_evidence(n) for n in nodes]
-        question = ask.query_str
-        metadata: dict[str, Any] = {"answer": None, "writer": writer.name}
+        metadata: dict[str, Any] = {"answer": None}
 
         def pieces() -> Generator[str, None, None]:
             reason = refusal_reason(question, evidence, self._min_evidence_score)
@@ -65,7 +64,7 @@ class CitedSynthesizer(BaseSynthesizer):
             )
             for piece in stream:
                 if isinstance(piece, Answer):  # the last item: the verified answer
-                    metadata["answer"] = replace(piece, question=ask.asked or question)
+                    metadata["answer"] = replace(piece, question=asked)
                 else:
                     yield piece
             if metadata["answer"] is None:

@@ -15,12 +15,12 @@ class Ask(QueryBundle):
     """A question on its way through the engine. `query_str` is what is searched for (a
     follow-up made to stand alone); `asked` is the question as the person asked it, which the
     Answer keeps. The rest is what this request asks for: options travel with the question,
-    so no shared object is changed to serve one request."""
+    so no shared object is changed to serve one request; None means the engine's setting."""
 
     asked: str = ""
-    writer: str = "extractive"
-    top_k: int = 6
-    evidence_k: int = 4
+    writer: str | None = None
+    top_k: int | None = None
+    evidence_k: int | None = None
 
 
 def chunk_node(chunk: Chunk, score: float) -> NodeWithScore:

@@ -11,7 +11,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from rag.search.evidence import score_evidence
-from rag.search.nodes import Ask, evidence_node
+from rag.search.nodes import evidence_node
 from rag.search.retrievers import query_vector
 from rag.settings import RetrievalSettings
 from rag.types import Sentence
@@ -59,5 +59,5 @@ class EvidencePostprocessor(BaseNodePostprocessor):
             previous,
             self._settings,
         )
-        k = query_bundle.evidence_k if isinstance(query_bundle, Ask) else self._settings.evidence_k
+        k = getattr(query_bundle, "evidence_k", None) or self._settings.evidence_k
         return [evidence_node(e) for e in evidence[:k]]

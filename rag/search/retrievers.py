@@ -14,7 +14,7 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from rag.search.fusion import rrf
-from rag.search.nodes import Ask, chunk_node
+from rag.search.nodes import chunk_node
 from rag.settings import RetrievalSettings
 
 if TYPE_CHECKING:
@@ -81,5 +81,5 @@ class HybridRetriever(BaseRetriever):
         rankings = [r.retrieve(query_bundle) for r in self.rankers]
         nodes = {n.node.node_id: n.node for ranking in rankings for n in ranking}
         fused = rrf([[n.node.node_id for n in r] for r in rankings], self._settings.rrf_k)
-        top_k = query_bundle.top_k if isinstance(query_bundle, Ask) else self._settings.top_k
+        top_k = getattr(query_bundle, "top_k", None) or self._settings.top_k
         return [NodeWithScore(node=nodes[i], score=score) for i, score in fused[:top_k]]
