@@ -1,4 +1,4 @@
-"""`rag ingest | ask | eval`: parses arguments, builds Settings, turns errors into one-line
+"""`rag ingest | ask | chat | eval`: parses arguments, builds Settings, turns errors into one-line
 messages and exit codes. Logs go to stderr; stdout carries only results.
 
 Heavy libraries (torch, LlamaIndex, Chroma) are imported inside the commands that need them,
@@ -35,6 +35,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         overrides["index_dir"] = Path(args.index)
     if getattr(args, "answerer", None):
         overrides["answerer"] = args.answerer
+    if getattr(args, "condense", None):
+        overrides["condense"] = args.condense
     return Settings.load(**overrides)
 
 
@@ -82,7 +84,25 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chat(args: argparse.Namespace) -> int:
+    from rag.conversation.chat import Conversation
+    from rag.engine import Engine
+    from rag.terminal import run
+
+    engine = Engine(settings_from(args))
+    report = engine.ingest()
+    if not engine.store.corpus.entries:
+        raise RagError(f"no documents in {engine.settings.index.docs_dir}: add .txt or .md files")
+    print(f"{len(engine.store.corpus.entries)} documents, {report.summary()}", file=sys.stderr)
+    kind = engine.writers.default
+    return run(lambda: Conversation(engine, prepare=True, writer=kind), input, sys.stdout)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.conversations:
+        from rag.eval.conversations import run_command as run_conversations
+
+        return run_conversations(args, settings_from)
     from rag.eval.runner import run_command
 
     return run_command(args, settings_from)
@@ -109,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser(
+        "chat", help="a conversation in the terminal (/new starts over, Ctrl-D quits)"
+    )
+    docs_args(p)
+    p.add_argument("--answerer", choices=["auto", "llm", "extractive"])
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser(
         "eval", help="measure retrieval, answers, citations and refusals on a question set"
     )
     docs_args(p)
@@ -118,7 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="JSONL question file, ours or SQuAD-style (default: eval/questions.jsonl); "
         "a docs/ folder beside it is used when --docs is not given",
     )
+    p.add_argument(
+        "--conversations",
+        metavar="FILE",
+        help="run multi-turn conversations instead (e.g. eval/conversations.jsonl): "
+        "turn_accuracy, rewrite_accuracy; --limit samples whole conversations",
+    )
     p.add_argument("--answerer", choices=["auto", "llm", "extractive"])
+    p.add_argument("--condense", choices=["auto", "llm", "rules"], help="who rewrites follow-ups")
     p.add_argument(
         "--system",
         choices=["rag", "baseline"],

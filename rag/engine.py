@@ -13,6 +13,7 @@ shared is changed to serve one request.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from llama_index.core.base.response.schema import StreamingResponse
 from llama_index.core.query_engine import RetrieverQueryEngine
@@ -20,14 +21,20 @@ from llama_index.core.query_engine import RetrieverQueryEngine
 from rag.answer.registry import Writers
 from rag.answer.synthesizer import CitedSynthesizer
 from rag.answer.writers import AnswerWriter, final_answer
+from rag.conversation.condense import Condenser
 from rag.ingest.store import Progress, Store, SyncReport
 from rag.models.embedder import Embedder, make_embedder
-from rag.question import check_question, standalone_question
+from rag.question import check_question
 from rag.search.nodes import Ask, node_evidence
 from rag.search.postprocess import EvidencePostprocessor
 from rag.search.retrievers import HybridRetriever
 from rag.settings import Settings
-from rag.types import Answer, Evidence
+from rag.types import Answer, Evidence, Exchange
+
+if TYPE_CHECKING:
+    from rag.models.llm import LLM
+
+History = Sequence[Exchange | str]  # earlier turns, oldest first; a bare string is a question
 
 
 class Engine:
@@ -48,6 +55,14 @@ class Engine:
                 self.writers, settings.retrieval.min_evidence_score
             ),
         )
+        self.condenser = Condenser(settings.chat, self._condense_llm)
+
+    def _condense_llm(self) -> LLM | None:
+        """The LLM writer's model, for the condense step; None when the LLM is not installed
+        and the settings let rules do (condense=auto)."""
+        if self.settings.chat.condense == "auto" and not self.writers.llm_installed():
+            return None
+        return getattr(self.writers.ready("llm"), "llm", None)
 
     def ingest(self, progress: Progress | None = None, allow_empty: bool = False) -> SyncReport:
         return self.store.sync(progress, allow_empty)
@@ -55,25 +70,28 @@ class Engine:
     def ask(
         self,
         question: str,
-        history: Sequence[str] = (),
+        history: History = (),
         *,
         writer: str | None = None,
         top_k: int | None = None,
         evidence_k: int | None = None,
     ) -> Ask:
         """The question as it travels through the engine: checked as asked, made to stand alone
-        for retrieval when it leans on `history` (earlier questions, oldest first)."""
+        for retrieval (the condense step) when it leans on `history`."""
         asked = check_question(question, self.settings.retrieval.max_question_chars)
+        turns = [Exchange(t) if isinstance(t, str) else t for t in history]
+        rewrite = self.condenser.rewrite(asked, turns)
         return Ask(
-            query_str=standalone_question(asked, history),
+            query_str=rewrite.question,
             asked=asked,
+            rewritten_by="" if rewrite.method == "as asked" else rewrite.method,
             writer=self.writers.check(writer),
             top_k=top_k,
             evidence_k=evidence_k,
         )
 
     def stream(
-        self, question: str, history: Sequence[str] = (), **options: int | str | None
+        self, question: str, history: History = (), **options: int | str | None
     ) -> Iterator[str | Answer]:
         """Text pieces as they are written, then the final Answer (always last)."""
         response = self.query_engine.query(self.ask(question, history, **options))  # type: ignore[arg-type]
@@ -81,13 +99,11 @@ class Engine:
         yield from response.response_gen
         yield response.metadata["answer"]
 
-    def answer(
-        self, question: str, history: Sequence[str] = (), **options: int | str | None
-    ) -> Answer:
+    def answer(self, question: str, history: History = (), **options: int | str | None) -> Answer:
         return final_answer(self.stream(question, history, **options))
 
     def evidence(
-        self, question: str, history: Sequence[str] = (), depth: int | None = None
+        self, question: str, history: History = (), depth: int | None = None
     ) -> list[Evidence]:
         """The evidence sentences the engine would answer from, best first, `depth` of them
         (retrieval only: nothing is written)."""

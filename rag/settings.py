@@ -110,6 +110,22 @@ class LLMSettings(BaseSettings):
     )
 
 
+class ChatSettings(BaseSettings):
+    """Conversations: how a follow-up is made to stand alone before retrieval."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", frozen=True)
+    condense: Literal["auto", "llm", "rules"] = Field(
+        default="auto",
+        description="Who rewrites a follow-up: the LLM (auto: when it is installed), or rules.",
+    )
+    condense_turns: int = Field(default=2, ge=1, description="Earlier turns the rewrite sees.")
+    condense_answer_words: int = Field(
+        default=30, ge=0, description="Words of each earlier answer the rewrite sees."
+    )
+    condense_max_tokens: int = Field(default=40, ge=8)
+    memory_words: int = Field(default=2000, ge=50, description="A conversation's memory size.")
+
+
 class WebSettings(BaseSettings):
     """The chat page."""
 
@@ -126,6 +142,7 @@ _GROUPS: dict[str, type[BaseSettings]] = {
     "retrieval": RetrievalSettings,
     "answer": AnswerSettings,
     "llm": LLMSettings,
+    "chat": ChatSettings,
     "web": WebSettings,
 }
 
@@ -156,6 +173,7 @@ class Settings(BaseModel):
     retrieval: RetrievalSettings
     answer: AnswerSettings
     llm: LLMSettings
+    chat: ChatSettings
     web: WebSettings
 
     @classmethod

@@ -62,6 +62,7 @@ class Answer:
     evidence: tuple[Evidence, ...] = field(default=(), compare=False)
     answerer: str = "extractive"
     note: str = ""  # why the answer looks as it does (fallback, repair); for logs and eval
+    searched: str = ""  # what retrieval searched for, when a follow-up was rewritten to stand alone
 
     def to_json(self) -> dict[str, object]:
         """The public JSON contract of `rag ask --json`."""
@@ -69,6 +70,7 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "refused": self.refused,
+            "searched": self.searched or self.question,
             "citations": [
                 {
                     "n": c.n,
@@ -81,3 +83,13 @@ class Answer:
                 for c in self.citations
             ],
         }
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One earlier turn of a conversation: the question as asked, the answer given (empty when
+    only the questions are known, as through the /ask API) and what was searched for."""
+
+    question: str
+    answer: str = ""
+    searched: str = ""

@@ -36,3 +36,10 @@ def settings(tmp_path: Path) -> Settings:
     docs = tmp_path / "docs"
     docs.mkdir()
     return Settings.load(docs_dir=docs, cache_dir=tmp_path / "cache", answerer="extractive")
+
+
+@pytest.fixture(autouse=True)
+def _rules_condense_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Follow-ups are rewritten by rule unless a test asks for an LLM: the real one must not
+    load behind a fast test's back. Tests of the LLM condense step pass their own settings."""
+    monkeypatch.setenv("RAG_CONDENSE", "rules")

@@ -50,7 +50,7 @@ class ScriptedLLM:
         self.replies = list(replies)
         self.prompts: list[tuple[str, str]] = []
 
-    def stream(self, system: str, user: str, max_tokens: int) -> Iterator[str]:
+    def stream(self, system: str, user: str, max_tokens: int, prefill: str = "") -> Iterator[str]:
         self.prompts.append((system, user))
         reply = self.replies.pop(0) if self.replies else ""
         for word in reply.split(" "):

@@ -80,6 +80,13 @@ class Writers:
         self._made: dict[str, AnswerWriter] = dict(given or {})
         self._lock = threading.Lock()
         self.default = default_kind(settings)
+        self._llm_installed: bool | None = None
+
+    def llm_installed(self) -> bool:
+        """Is there an LLM writer to use (given, or installed)?"""
+        if self._llm_installed is None:
+            self._llm_installed = "llm" in self._made or llm_available(self._settings)
+        return self._llm_installed
 
     def check(self, kind: str | None) -> str:
         """The kind asked for (or the default), or RagError when there is no such writer."""

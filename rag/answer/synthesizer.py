@@ -51,6 +51,7 @@ class CitedSynthesizer(BaseSynthesizer):
     ) -> StreamingResponse:
         question = query.query_str if isinstance(query, QueryBundle) else str(query)
         asked = getattr(query, "asked", "") or question  # an Ask keeps the question as asked
+        rewritten_by = getattr(query, "rewritten_by", "")
         writer = self._writers.get(getattr(query, "writer", None))
         evidence = [node_evidence(n) for n in nodes]
         metadata: dict[str, Any] = {"answer": None}
@@ -64,7 +65,12 @@ class CitedSynthesizer(BaseSynthesizer):
             )
             for piece in stream:
                 if isinstance(piece, Answer):  # the last item: the verified answer
-                    metadata["answer"] = replace(piece, question=asked)
+                    searched = question if question != asked else ""
+                    notes = [f"follow-up rewritten by {rewritten_by}"] if rewritten_by else []
+                    note = "; ".join([*notes, piece.note] if piece.note else notes)
+                    metadata["answer"] = replace(
+                        piece, question=asked, searched=searched, note=note
+                    )
                 else:
                     yield piece
             if metadata["answer"] is None:

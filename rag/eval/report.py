@@ -61,7 +61,7 @@ def git_state(root: Path = ROOT) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -93,7 +93,7 @@ def build_report(
         },
         "dataset": {
             "questions_file": portable_path(questions_path),
-            "questions_sha256": _file_sha256(questions_path),
+            "questions_sha256": file_sha256(questions_path),
             "docs": portable_path(settings.index.docs_dir),
             "documents": len(corpus.entries),
             "sentences": len(corpus.sentences),

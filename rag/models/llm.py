@@ -49,8 +49,10 @@ class LLM(Protocol):
     name: str
     """Identity for reports, e.g. ``llama_cpp:qwen2.5-coder-1.5b-instruct-q4_k_m``."""
 
-    def stream(self, system: str, user: str, max_tokens: int) -> Iterator[str]:
-        """Yields the answer as text deltas. Put what stays the same in ``system``."""
+    def stream(self, system: str, user: str, max_tokens: int, prefill: str = "") -> Iterator[str]:
+        """Yields the reply as text deltas. Put what stays the same in ``system``. ``prefill``
+        is the start of the reply, already known: a backend that can continue from it yields
+        only the rest; one that cannot (a chat server) yields a whole reply."""
         ...
 
 
@@ -59,12 +61,14 @@ def complete(llm: LLM, system: str, user: str, max_tokens: int) -> str:
     return "".join(llm.stream(system, user, max_tokens))
 
 
-def warm_up(llm: LLM, system: str, user_prefix: str = "") -> None:
+def warm_up(llm: LLM, system: str, user_prefix: str = "", keep: bool = True) -> None:
     """Pre-evaluates the fixed start of the prompt (the system prompt and, when given, the start
-    of the user message) where the backend keeps a prefix cache; else no-op."""
+    of the user message) where the backend keeps a prefix cache; else no-op. `keep` has the
+    backend keep that prefix for good (restored whenever another prompt evicted it); without
+    it the prefix is only evaluated now, ahead of a prompt expected soon."""
     hook = getattr(llm, "warm_up", None)
     if callable(hook):
-        hook(system, user_prefix)
+        hook(system, user_prefix, keep)
 
 
 def chatml_prompt(system: str, user: str) -> str:
@@ -135,6 +139,9 @@ class LlamaCppLLM:
         # One Llama object is not safe for concurrent use, and its KV cache is what makes the
         # shared prefix cheap: generations take turns.
         self._lock = threading.Lock()
+        # Prefixes kept for good (prompt text, its tokens, its state file), longest first:
+        # the answer prompt's and the condense prompt's take turns in the one KV cache.
+        self._kept: list[tuple[str, list[int], Path]] = []
 
     @classmethod
     def load(cls, settings: Settings, **model_kwargs: Any) -> LlamaCppLLM:
@@ -171,25 +178,50 @@ class LlamaCppLLM:
         name = f"llama_cpp:{Path(path).stem}"
         return cls(backend, name, settings.index.cache_dir / "prompt-cache")
 
-    def warm_up(self, system: str, user_prefix: str = "") -> None:
+    def warm_up(self, system: str, user_prefix: str = "", keep: bool = True) -> None:
         """Evaluates the fixed start of the prompt now, so the first question only pays for its
         own tokens (and the weights are paged in before anyone waits).
 
-        The evaluated prefix is also saved to a state file (about 20 MB for 700 tokens) and
-        restored by the next process that warms up with the same prefix: a one-shot
-        `rag ask` then skips the prefix's evaluation too.
+        A kept prefix is also saved to a state file (about 20 MB for 700 tokens), restored by
+        the next process that warms up with the same prefix (a one-shot `rag ask` then skips
+        its evaluation) and by this one whenever a prompt starting with it finds the cache
+        holding another prompt's tokens (the condense step's, say).
         """
         prefix = chatml_prompt(system, user_prefix).rsplit("<|im_end|>", 1)[0]
+        if not keep:
+            for _ in self._generate(prefix, max_tokens=1):
+                pass
+            return
         key = hashlib.sha256(f"{self.name}\n{self._llm._model.n_ctx()}\n{prefix}".encode())
         state = self.state_dir / f"{key.hexdigest()[:24]}.state" if self.state_dir else None
         with self._lock:
-            if state is not None and state.exists() and self._load_state(state):
-                return
-        for _ in self._generate(prefix, max_tokens=1):
-            pass
-        if state is not None:
+            restored = state is not None and state.exists() and self._load_state(state)
+        if not restored:
+            for _ in self._generate(prefix, max_tokens=1):
+                pass
+            if state is not None:
+                with self._lock:
+                    self._save_state(state)
+        if state is not None and state.exists():
+            tokens = self._llm._model.tokenize(prefix.encode(), special=True)
             with self._lock:
-                self._save_state(state)
+                self._kept = sorted(
+                    [k for k in self._kept if k[0] != prefix] + [(prefix, tokens, state)],
+                    key=lambda k: -len(k[1]),
+                )
+
+    def _restore_kept(self, prompt: str) -> None:
+        """Under the lock: when `prompt` starts with a kept prefix that the cache no longer
+        holds, restore that prefix's state (milliseconds) instead of evaluating it again."""
+        model = self._llm._model
+        for text, tokens, path in self._kept:
+            if not prompt.startswith(text):
+                continue
+            n = len(tokens)
+            held = model.n_tokens >= n and list(model.input_ids[:n]) == tokens
+            if not held and path.exists():
+                self._load_state(path)
+            return
 
     def _load_state(self, path: Path) -> bool:
         import ctypes
@@ -235,13 +267,14 @@ class LlamaCppLLM:
         """
         return self._llm
 
-    def stream(self, system: str, user: str, max_tokens: int) -> Iterator[str]:
-        return self._generate(chatml_prompt(system, user), max_tokens)
+    def stream(self, system: str, user: str, max_tokens: int, prefill: str = "") -> Iterator[str]:
+        return self._generate(chatml_prompt(system, user) + prefill, max_tokens)
 
     def _generate(self, prompt: str, max_tokens: int) -> Iterator[str]:
         # The lock is held while the caller iterates; a generator dropped half-way releases it
         # when it is closed or collected.
         with self._lock:
+            self._restore_kept(prompt)
             self._llm.generate_kwargs.update({"max_tokens": max_tokens, "temperature": 0.0})
             try:
                 for chunk in self._llm.stream_complete(prompt, formatted=True):
@@ -283,7 +316,8 @@ class ChatServerLLM:
         """The underlying LlamaIndex LLM, for LlamaIndex components that want one."""
         return self._client_for(self._default_max_tokens)[0]
 
-    def stream(self, system: str, user: str, max_tokens: int) -> Iterator[str]:
+    def stream(self, system: str, user: str, max_tokens: int, prefill: str = "") -> Iterator[str]:
+        """A whole reply: chat servers do not continue a given start of it (`prefill`)."""
         from llama_index.core.llms import ChatMessage, MessageRole
 
         client, kwargs = self._client_for(max_tokens)

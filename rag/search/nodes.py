@@ -18,6 +18,7 @@ class Ask(QueryBundle):
     so no shared object is changed to serve one request; None means the engine's setting."""
 
     asked: str = ""
+    rewritten_by: str = ""  # "llm" or "rules" when query_str is a rewritten follow-up
     writer: str | None = None
     top_k: int | None = None
     evidence_k: int | None = None

@@ -60,6 +60,7 @@ class Turn:
     sources: list[Source] = field(default_factory=list)
     answerer: str = ""
     label: str = ""  # the heading of an error message
+    searched: str = ""  # the follow-up as rewritten to stand alone, when it was
 
 
 def paragraph_context(doc_text: str, start: int, end: int) -> tuple[str, str]:
@@ -102,6 +103,7 @@ def turn_from_answer(question: str, answer: Answer, sources: Sequence[Source]) -
         status="refused" if answer.refused else "answer",
         sources=list(sources),
         answerer=answer.answerer,
+        searched=answer.searched,
     )
 
 
@@ -130,6 +132,14 @@ def render_text(text: str, turn: int, sources: Sequence[Source], clickable: bool
 _ANSWERER_LABEL = {"extractive": "quoted from the documents", "llm": "written by the local LLM"}
 
 
+def _searched(turn: Turn) -> str:
+    """Under an answer to a rewritten follow-up: what was searched for, so a person can see
+    why this answer came."""
+    if not turn.searched:
+        return ""
+    return f'<div class="rc-meta rc-searched">searched: {esc(turn.searched)}</div>'
+
+
 def _bot_bubble(i: int, turn: Turn) -> str:
     if turn.status == "pending":
         body = (
@@ -149,7 +159,7 @@ def _bot_bubble(i: int, turn: Turn) -> str:
             '<div class="rc-label">Not in the documents</div>'
             f'<div class="rc-text">{esc(turn.text)}</div>'
             '<div class="rc-meta">Nothing in the indexed documents answers this, so no answer '
-            "was made up. Try rephrasing, or add a document that covers it.</div>"
+            "was made up. Try rephrasing, or add a document that covers it.</div>" + _searched(turn)
         )
         return f'<div class="rc-msg rc-bot rc-refused"><div class="rc-bubble">{body}</div></div>'
     final = turn.status == "answer"
@@ -166,6 +176,7 @@ def _bot_bubble(i: int, turn: Turn) -> str:
     if final:
         label = _ANSWERER_LABEL.get(turn.answerer, turn.answerer)
         parts.append(f'<div class="rc-meta">{esc(label)}</div>' if label else "")
+        parts.append(_searched(turn))
     else:
         parts.append('<span class="rc-caret" aria-hidden="true"></span>')
     cls = "rc-answer" if final else "rc-answer rc-streaming"

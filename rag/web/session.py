@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from rag.conversation.chat import Conversation
 from rag.errors import BadQuestion, DocsError, RagError
 from rag.ingest.documents import Skipped
-from rag.types import Answer
+from rag.types import Answer, Exchange
 from rag.web.render import (
     SOURCES_PLACEHOLDER,
     DocRow,
@@ -129,10 +130,14 @@ class ChatSession:
     # -- chat -----------------------------------------------------------------------------------
 
     def answer(
-        self, question: str, history: Sequence[str], kind: str, top_k: int
+        self, question: str, history: Sequence[Exchange], kind: str, top_k: int
     ) -> Iterator[str | Answer]:
-        """The engine's stream with this request's writer and number of passages."""
-        return self.engine.stream(question, history, writer=kind, top_k=max(1, min(50, int(top_k))))
+        """This tab's conversation (its turns so far, from the page's state) answering the
+        question with this request's writer and number of passages."""
+        conversation = Conversation(
+            self.engine, history, prepare=True, writer=kind, top_k=max(1, min(50, int(top_k)))
+        )
+        return conversation.stream_answer(question)
 
     def chat(
         self, question: str, turns: list[Turn], kind: str, top_k: int
@@ -141,7 +146,11 @@ class ChatSession:
         answer (which replaces the draft), or a friendly message instead of an error."""
         question = (question or "").strip()
         turns = [*turns, Turn(question=question)]
-        history = [t.question for t in turns[:-1] if t.status in ("answer", "refused")]
+        history = [
+            Exchange(t.question, t.text, t.searched)
+            for t in turns[:-1]
+            if t.status in ("answer", "refused")
+        ]
         yield list(turns), ""
         try:
             if not self.engine.store.corpus.entries:

@@ -1,0 +1,196 @@
+"""Pure: when a follow-up leans on the conversation, the rule-based rewrite (the fallback when
+no LLM can condense), and the check every LLM rewrite must pass before retrieval uses it.
+
+"When were they last held?" after "Why were the drills suspended?" leans on the conversation
+("they"); "Where did the ministers meet?" does not, and must not inherit the old topic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.text import STOPWORDS, stem
+from rag.types import Exchange
+
+# Words that point back into the conversation. "the same", "the former" and "the latter" too.
+_VAGUE = re.compile(
+    r"\b(they|them|their|theirs|it|its|he|him|his|she|her|hers|that|those|these|this|there|"
+    r"then|such|the same|the former|the latter)\b",
+    re.I,
+)
+_POSSESSIVE = {"their", "theirs", "its", "his", "her", "hers"}
+# A fragment that continues the previous question: "And in 2024?", "What about Japan?"
+_ELLIPSIS = re.compile(r"^\s*(and|what about|how about|and what about|what of|or)\b[\s,]*", re.I)
+_WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
+_NUMBER = re.compile(r"\d")
+QUESTION_WORDS = ("what", "who", "whom", "whose", "when", "where", "why", "how", "which")
+MAX_REWRITE_CHARS = 300
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def content_words(text: str) -> list[str]:
+    """The words that carry meaning: no stop word, no question word, no pointing-back word."""
+    return [
+        w
+        for w in words(text)
+        if w.lower() not in STOPWORDS
+        and w.lower() not in QUESTION_WORDS
+        and not _VAGUE.fullmatch(w)
+    ]
+
+
+def _stems(text: str) -> set[str]:
+    return {stem(w.lower()) for w in content_words(text)}
+
+
+def question_word(text: str) -> str | None:
+    """The first question word of a question ("when" of "And when did it end?")."""
+    for w in words(text):
+        if w.lower() in QUESTION_WORDS:
+            return w.lower()
+    return None
+
+
+def is_ellipsis(question: str) -> bool:
+    return bool(_ELLIPSIS.match(question))
+
+
+def needs_context(question: str) -> bool:
+    """Does the question lean on the conversation: a word pointing back ("they", "there"), a
+    fragment continuing the last question ("And in 2024?"), or almost no words of its own?"""
+    return (
+        bool(_VAGUE.search(question)) or is_ellipsis(question) or len(content_words(question)) <= 1
+    )
+
+
+def last_topic(history: Sequence[Exchange]) -> str:
+    """The previous turn's subject, by rule: the content words of what it searched for, less
+    the likely verbs (words in -ed or -ing: "suspended", "meeting"), which would pull retrieval
+    back to the previous answer."""
+    if not history:
+        return ""
+    previous = history[-1].searched or history[-1].question
+    kept = [
+        w
+        for w in content_words(previous)
+        if w[:1].isupper() or not w.lower().endswith(("ed", "ing"))
+    ]
+    return " ".join(kept or content_words(previous))
+
+
+def rule_rewrite(question: str, history: Sequence[Exchange]) -> str:
+    """The follow-up made to stand alone by rule: an ellipsis completes the previous question
+    (a number or year in it replaced by the fragment's), a pointing-back word is replaced by
+    the previous turn's topic. A question that stands alone is returned unchanged."""
+    question = question.strip()
+    if not history or not needs_context(question):
+        return question
+    previous = (history[-1].searched or history[-1].question).strip()
+    if is_ellipsis(question):
+        fragment = _ELLIPSIS.sub("", question).strip().rstrip("?").strip()
+        numbers = re.findall(r"\b\d[\d,.]*\b", fragment)
+        old = re.findall(r"\b\d[\d,.]*\b", previous)
+        if len(numbers) == 1 and len(old) == 1:
+            return previous.replace(old[0], numbers[0], 1)
+        return f"{previous.rstrip('?')} ({fragment})?" if fragment else previous
+    topic = last_topic(history)
+    known = {w.lower() for w in words(question)}
+    topic = " ".join(w for w in topic.split() if w.lower() not in known)
+    if not topic:
+        return question
+    match = _VAGUE.search(question)
+    if match is None:  # too few words of its own: add the topic
+        return f"{question.rstrip('?')} ({topic})?"
+    replacement = f"{topic}'s" if match.group(0).lower() in _POSSESSIVE else topic
+    if match.group(0).lower() in {"there", "then"}:
+        replacement = f"{match.group(0)} ({topic})"
+    return question[: match.start()] + replacement + question[match.end() :]
+
+
+def check_rewrite(question: str, rewrite: str, history: Sequence[Exchange]) -> str | None:
+    """Why an LLM's rewrite cannot be used, or None when it can. It must be one question that
+    keeps the follow-up's question word and its words (the intent), and add only words that
+    the conversation used (anything else, a number above all, may be the model answering)."""
+    rewrite = rewrite.strip()
+    if not rewrite:
+        return "empty"
+    if len(rewrite) > MAX_REWRITE_CHARS or "\n" in rewrite:
+        return "not a single short question"
+    if question.rstrip().endswith("?") and not rewrite.endswith("?"):
+        return "not a question"
+    if rewrite.count("?") > 1:
+        return "more than one question"
+    wh = question_word(question)
+    if wh is not None and wh not in {w.lower() for w in words(rewrite)}:
+        return f"lost the question word {wh!r}"
+    kept = _stems(rewrite)
+    lost = [w for w in content_words(question) if stem(w.lower()) not in kept]
+    if lost:
+        return f"lost the words {lost}"
+    said = _stems(question)
+    for turn in history:
+        said |= _stems(turn.question) | _stems(turn.answer) | _stems(turn.searched)
+    added = [w for w in content_words(rewrite) if stem(w.lower()) not in said]
+    if _stems(rewrite) <= _stems(question) and _VAGUE.search(rewrite):
+        return "resolved nothing"
+    if any(_NUMBER.search(w) for w in added):
+        return f"added numbers the conversation did not use: {added}"
+    if len(added) > 1:
+        return f"added words the conversation did not use: {added}"
+    return None
+
+
+# -- the LLM's reply, continued from the follow-up's own first words ---------------------------
+
+
+def prefill(question: str) -> str:
+    """The start of the rewrite that is known already: the follow-up's words before its first
+    pointing-back word ("When were" of "When were they last held?"). The model continues from
+    there, so it neither re-types them nor changes the question word."""
+    if is_ellipsis(question):
+        return ""
+    match = _VAGUE.search(question)
+    return question[: match.start()] if match and match.start() > 0 else ""
+
+
+def rest_after_reference(question: str) -> str:
+    """The follow-up's words after its last pointing-back word ("last held?" of "When were
+    they last held?"): once the model has written the referent and reaches these words, the
+    rest of the rewrite is known and generation can stop."""
+    found = list(_VAGUE.finditer(question))
+    return question[found[-1].end() :].strip() if found else ""
+
+
+def rejoin(generated: str, rest: str) -> str | None:
+    """The rewrite, once the model has written a referent and gone on to the first word of
+    `rest` (seen whole: a space or a mark follows it); None until then."""
+    rest_words = words(rest)
+    if not rest_words:
+        return None
+    match = re.search(rf"\b{re.escape(rest_words[0])}(?=[\s?.,;!])", generated, re.I)
+    if match is None:
+        return None
+    before = generated[: match.start()].rstrip()
+    if len(words(before)) < 1:
+        return None
+    if {w.lower() for w in words(before)} & {r.lower() for r in rest_words}:
+        return None  # the model is re-ordering the question: let it finish
+    return f"{before} {rest}"
+
+
+def conversation_block(history: Sequence[Exchange], max_turns: int, max_answer_words: int) -> str:
+    """The last turns as the condense prompt shows them: Q:/A: lines, answers without their
+    [n] markers and cut to a few words."""
+    lines: list[str] = []
+    for turn in history[-max_turns:]:
+        lines.append(f"Q: {turn.question.strip()}")
+        answer = re.sub(r"\s*\[\d+\]", "", turn.answer).strip()
+        if answer:
+            cut = answer.split()
+            more = " …" if len(cut) > max_answer_words else ""
+            lines.append("A: " + " ".join(cut[:max_answer_words]) + more)
+    return "\n".join(lines)

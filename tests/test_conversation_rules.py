@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from rag.conversation.rules import (
+    check_rewrite,
+    conversation_block,
+    needs_context,
+    prefill,
+    rejoin,
+    rest_after_reference,
+    rule_rewrite,
+)
+from rag.types import Exchange
+
+DRILLS = [
+    Exchange(
+        "Why were the joint naval drills suspended?",
+        "The exercises had been stalled due to tensions [1].",
+    )
+]
+
+
+def test_which_questions_lean_on_the_conversation() -> None:
+    assert needs_context("When were they last held?")
+    assert needs_context("And in 2024?")
+    assert needs_context("What about Japan?")
+    assert needs_context("Why?")
+    assert not needs_context("Where did the ministers meet?")
+    assert not needs_context("Who is the South Korean defense minister?")
+
+
+def test_the_rule_puts_the_topic_where_the_pronoun_was_without_its_verbs() -> None:
+    q = rule_rewrite("When were they last held?", DRILLS)
+    assert q == "When were joint naval drills last held?"
+    assert "suspended" not in q  # the old question's verb would pull the old answer back
+
+
+def test_the_rule_leaves_standalone_questions_and_first_questions_alone() -> None:
+    q = "Where did the ministers meet?"
+    assert rule_rewrite(q, DRILLS) == q
+    assert rule_rewrite("When were they last held?", []) == "When were they last held?"
+
+
+def test_the_rule_completes_an_ellipsis_from_the_previous_question() -> None:
+    history = [Exchange("Who visited Japan in 2024?", "Shin Won-sik [1].")]
+    assert rule_rewrite("And in 2017?", history) == "Who visited Japan in 2017?"
+    assert rule_rewrite("What about Koizumi?", history) == "Who visited Japan in 2024 (Koizumi)?"
+
+
+def test_the_rule_uses_what_the_previous_turn_searched_for() -> None:
+    history = [Exchange("Where was it?", "", searched="Where was the summit?")]
+    assert "summit" in rule_rewrite("Who attended it?", history)
+
+
+def test_a_good_rewrite_passes_the_check() -> None:
+    good = "When were the joint naval drills last held?"
+    assert check_rewrite("When were they last held?", good, DRILLS) is None
+
+
+def test_the_check_rejects_rewrites_that_change_or_answer_the_question() -> None:
+    q = "When were they last held?"
+    assert "question word" in check_rewrite(q, "Why were the drills held last?", DRILLS)
+    lost = check_rewrite(q, "When were the joint naval drills suspended?", DRILLS)
+    assert lost is not None and "lost" in lost
+    answered = check_rewrite(q, "When were the drills last held? In 2017?", DRILLS)
+    assert answered is not None
+    assert "numbers" in check_rewrite(q, "When were the 2017 drills last held?", DRILLS)
+    assert "words" in check_rewrite(q, "When were the Pacific Rim fleet drills last held?", DRILLS)
+    assert check_rewrite(q, "When were they last held?", DRILLS) == "resolved nothing"
+    assert check_rewrite(q, "", DRILLS) == "empty"
+    assert check_rewrite(q, "When were the drills last held", DRILLS) == "not a question"
+
+
+def test_the_reply_starts_with_the_known_words_and_stops_at_the_rest() -> None:
+    q = "When were they last held?"
+    assert prefill(q) == "When were "
+    assert prefill("And in 2017?") == ""
+    assert rest_after_reference(q) == "last held?"
+    assert rest_after_reference("Who did he meet there?") == "?"
+    assert rejoin(" the joint naval", "last held?") is None
+    assert rejoin(" the joint naval drills las", "last held?") is None
+    assert (
+        rejoin(" the joint naval drills last ", "last held?")
+        == " the joint naval drills last held?"
+    )
+    assert rejoin(" last ", "last held?") is None  # nothing was written for "they"
+
+
+def test_the_conversation_block_cuts_answers_and_drops_markers() -> None:
+    history = [
+        Exchange("Q1?", "one two three four [1]."),
+        Exchange("Q2?", ""),
+        Exchange("Q3?", "x"),
+    ]
+    assert conversation_block(history, 2, 3) == "Q: Q2?\nQ: Q3?\nA: x"
+    assert conversation_block(history[:1], 2, 3) == "Q: Q1?\nA: one two three …"
