@@ -151,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run multi-turn conversations instead (e.g. eval/conversations.jsonl): "
         "turn_accuracy, rewrite_accuracy; --limit samples whole conversations",
     )
+    p.add_argument(
+        "--history",
+        choices=["chat", "questions"],
+        default="chat",
+        help="with --conversations: each turn sees the conversation as the chat keeps it "
+        "(questions and answers), or only the earlier questions, as /ask receives them",
+    )
     p.add_argument("--answerer", choices=["auto", "llm", "extractive"])
     p.add_argument("--condense", choices=["auto", "llm", "rules"], help="who rewrites follow-ups")
     p.add_argument(

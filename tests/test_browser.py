@@ -158,10 +158,18 @@ class Page:
 
     def ask(self, question: str) -> Any:
         """Ask and wait for the final answer bubble of the new turn; returns its locator."""
-        n = self.page.locator("#rc-chat .rc-turn").count()
+        return self.answer_of(self.send(question))
+
+    def send(self, question: str) -> int:
+        """Ask without waiting; returns the new turn's index."""
+        n = int(self.page.locator("#rc-chat .rc-turn").count())
         box = self.page.locator("#rc-question textarea")
         box.fill(question)
         box.press("Enter")
+        return n
+
+    def answer_of(self, n: int) -> Any:
+        """Wait for turn n's final answer; returns the turn's locator."""
         turn = self.page.locator("#rc-chat .rc-turn").nth(n)
         turn.locator(FINAL).wait_for(timeout=ANSWER_TIMEOUT)
         # the input is given back once the answer is final
@@ -473,3 +481,82 @@ def test_credentials_protect_the_page_and_the_api(browser: Any, tmp_path: Path) 
         context.close()
     finally:
         _stop(srv)
+
+
+# -- conversations, as a new user has them: the LLM writes and rewrites -----------------------
+
+
+@pytest.fixture(scope="module")
+def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app with its defaults: the LLM writes answers and rewrites follow-ups."""
+    srv = _start(
+        tmp_path_factory.mktemp("app-llm"), {"RAG_ANSWERER": "auto", "RAG_CONDENSE": "auto"}
+    )
+    yield srv
+    _stop(srv)
+    output = srv.log.read_text()
+    assert "Traceback" not in output, output
+
+
+def _open(browser: Any, server: Server) -> tuple[Any, Page]:
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    tab = context.new_page()
+    p = Page(tab, [], [])
+    tab.on("pageerror", lambda e: p.errors.append(str(e)))
+    tab.goto(server.url)
+    tab.locator("#rc-chat .rc-chat").wait_for()
+    return context, p
+
+
+def _cited_sentences(page: Page, turn: Any) -> list[str]:
+    """The highlighted source sentence of each citation of a turn, by clicking them."""
+    texts = []
+    cites = turn.locator(".rc-answer button.rc-cite")
+    for i in range(cites.count()):
+        cites.nth(i).click()
+        page.page.wait_for_function(
+            "(n) => document.querySelector('#rc-sources .rc-src-head .rc-cite')?.innerText === n",
+            arg=cites.nth(i).inner_text(),
+        )
+        texts.append(page.page.locator("#rc-sources mark.rc-hl").inner_text())
+    return texts
+
+
+@pytest.mark.browser
+def test_a_conversation_with_follow_ups_and_two_users_at_once(
+    browser: Any, llm_server: Server
+) -> None:
+    ctx_a, a = _open(browser, llm_server)
+    ctx_b, b = _open(browser, llm_server)
+    try:
+        first = a.ask("Why were the drills suspended?")
+        assert first.locator(".rc-answer").count() == 1, first.inner_text()
+        b.ask("Which aircraft carrier did Ahn board?")
+
+        second = a.ask("When were they last held?")
+        assert "2017" in second.locator(".rc-answer .rc-text").inner_text(), second.inner_text()
+        assert any("last ones in 2017" in s for s in _cited_sentences(a, second))
+        searched = second.locator(".rc-searched").inner_text()
+        assert searched.startswith("searched:") and "drill" in searched.lower()
+        assert "carrier" not in searched.lower()  # the other user's conversation did not leak
+
+        # both users ask at the same moment, each leaning on their own conversation
+        third_n, other_n = a.send("Where did the ministers meet?"), b.send("Who did he meet there?")
+        third, other = a.answer_of(third_n), b.answer_of(other_n)
+        assert "Yokosuka" in third.locator(".rc-answer .rc-text").inner_text(), third.inner_text()
+        assert any("Yokosuka" in s for s in _cited_sentences(a, third))
+        a.shot("07-conversation-follow-ups")
+
+        assert "Hannifin" in other.locator(".rc-answer .rc-text").inner_text(), other.inner_text()
+        assert "drill" not in other.locator(".rc-searched").inner_text().lower()
+        b.shot("08-second-user-own-conversation")
+
+        # a new chat forgets: the same follow-up is now searched as asked
+        a.page.locator("#rc-new").click()
+        a.page.locator("#rc-chat .rc-empty").wait_for()
+        fresh = a.ask("When were they last held?")
+        assert fresh.locator(".rc-searched").count() == 0
+    finally:
+        ctx_a.close()
+        ctx_b.close()
+    assert a.errors == [] and b.errors == []

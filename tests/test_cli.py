@@ -74,3 +74,32 @@ def test_invalid_setting_is_reported(
     monkeypatch.setenv("RAG_TOP_K", "lots")
     assert main(["ask", "Why?", "--docs", str(env)]) == 2
     assert "RAG_TOP_K" in capsys.readouterr().err
+
+
+def test_chat_streams_answers_remembers_and_starts_over(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = iter(
+        [
+            "Why were the drills stalled?",
+            "When did they meet?",  # leans on the conversation: rewritten by rule
+            "/new",
+            "When did they meet?",  # nothing to lean on any more
+            "/bogus",
+        ]
+    )
+
+    def scripted(prompt: str) -> str:
+        try:
+            return next(lines)
+        except StopIteration:
+            raise EOFError from None  # Ctrl-D
+
+    monkeypatch.setattr("builtins.input", scripted)
+    assert main(["chat", "--docs", str(env)]) == 0
+    out = capsys.readouterr().out
+    assert "/new starts a new conversation" in out
+    assert "2018 dispute" in out and "  [1] news.txt (" in out
+    assert out.count("  searched: When did drills meet?") == 1  # the first follow-up only
+    assert "(new conversation)" in out
+    assert "unknown command /bogus" in out

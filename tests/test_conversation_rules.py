@@ -93,3 +93,15 @@ def test_the_conversation_block_cuts_answers_and_drops_markers() -> None:
     ]
     assert conversation_block(history, 2, 3) == "Q: Q2?\nQ: Q3?\nA: x"
     assert conversation_block(history[:1], 2, 3) == "Q: Q1?\nA: one two three …"
+
+
+def test_a_question_word_fragment_takes_the_place_of_the_previous_ones() -> None:
+    previous = [Exchange("When did Seoul and Tokyo decide to restart the drills?")]
+    assert (
+        rule_rewrite("Where?", previous)
+        == "Where did Seoul and Tokyo decide to restart the drills?"
+    )
+    assert rule_rewrite("And for what purpose?", previous).startswith("For what purpose did Seoul")
+    carrier = [Exchange("Which aircraft carrier did Ahn board?")]
+    assert rule_rewrite("When?", carrier) == "When did Ahn board (aircraft carrier)?"
+    assert rule_rewrite("By whom?", [Exchange("Who won?")]) == "Who won (By whom)?"

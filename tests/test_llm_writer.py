@@ -41,8 +41,14 @@ def test_invented_answer_is_refused_never_shown() -> None:
     answer = final_answer(w.stream("What is the capital of France?", EVIDENCE))
     assert answer.refused and answer.text == REFUSAL and "Paris" not in answer.text
     assert answer.note.startswith("nothing survived verification")
+
+
+def test_a_draft_that_only_points_at_a_sentence_quotes_it() -> None:
     w, _ = writer("[2]")
-    assert final_answer(w.stream(Q, EVIDENCE)).refused
+    answer = final_answer(w.stream(Q, EVIDENCE))
+    assert not answer.refused and answer.text.startswith(EVIDENCE[1].sentence.text)
+    assert [c.sentence_id for c in answer.citations] == [EVIDENCE[1].sentence.id]
+    assert answer.note == "the model only pointed at sentences: quoted them"
 
 
 def test_unsupported_answer_falls_back_to_extractive() -> None:

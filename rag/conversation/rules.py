@@ -25,6 +25,33 @@ _ELLIPSIS = re.compile(r"^\s*(and|what about|how about|and what about|what of|or
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
 _NUMBER = re.compile(r"\d")
 QUESTION_WORDS = ("what", "who", "whom", "whose", "when", "where", "why", "how", "which")
+_WH = "|".join(QUESTION_WORDS)
+_PREP = r"(?:in|on|at|for|by|from|with|to|since|during|against|amid|between|of|after|before)"
+# A question that is only a question word, maybe with a preposition and a noun or two:
+# "Where?", "By whom?", "In which city?", "For what purpose?"
+_WH_FRAGMENT = re.compile(
+    rf"^\s*((?:{_PREP}\s+)?(?:{_WH})\b(?:\s+[^\W\d_]+){{0,2}})\s*\?\s*$", re.I
+)
+_AUXILIARY = {
+    "is",
+    "are",
+    "was",
+    "were",
+    "do",
+    "does",
+    "did",
+    "has",
+    "have",
+    "had",
+    "will",
+    "would",
+    "can",
+    "could",
+    "should",
+    "may",
+    "might",
+    "must",
+}
 MAX_REWRITE_CHARS = 300
 
 
@@ -82,6 +109,28 @@ def last_topic(history: Sequence[Exchange]) -> str:
     return " ".join(kept or content_words(previous))
 
 
+def complete_fragment(fragment: str, previous: str) -> str:
+    """A question-word fragment put in the place of the previous question's question phrase:
+    "Where?" after "When did the museum reopen?" is "Where did the museum reopen?"; the
+    noun of that phrase is kept in parentheses ("Which carrier did Ahn board?", "When?":
+    "When did Ahn board (carrier)?")."""
+    tokens = previous.strip().rstrip("?").split()
+    fragment = fragment.strip().rstrip("?").strip()
+    fragment = fragment[:1].upper() + fragment[1:]
+    i = 0
+    while i < len(tokens) and re.fullmatch(_PREP, tokens[i], re.I):
+        i += 1
+    j = i + 1
+    while j < len(tokens) and tokens[j].lower() not in _AUXILIARY:
+        j += 1
+    if i >= len(tokens) or tokens[i].lower() not in QUESTION_WORDS or j >= len(tokens):
+        # not a question-word question, or its question word is the subject ("Who won?")
+        return f"{previous.strip().rstrip('?')} ({fragment})?"
+    noun = " ".join(tokens[i + 1 : j])
+    rest = " ".join(tokens[j:])
+    return f"{fragment} {rest}" + (f" ({noun})?" if noun else "?")
+
+
 def rule_rewrite(question: str, history: Sequence[Exchange]) -> str:
     """The follow-up made to stand alone by rule: an ellipsis completes the previous question
     (a number or year in it replaced by the fragment's), a pointing-back word is replaced by
@@ -90,6 +139,9 @@ def rule_rewrite(question: str, history: Sequence[Exchange]) -> str:
     if not history or not needs_context(question):
         return question
     previous = (history[-1].searched or history[-1].question).strip()
+    body = _ELLIPSIS.sub("", question) if is_ellipsis(question) else question
+    if _WH_FRAGMENT.match(body):
+        return complete_fragment(body, previous)
     if is_ellipsis(question):
         fragment = _ELLIPSIS.sub("", question).strip().rstrip("?").strip()
         numbers = re.findall(r"\b\d[\d,.]*\b", fragment)
@@ -167,11 +219,12 @@ def rest_after_reference(question: str) -> str:
 
 def rejoin(generated: str, rest: str) -> str | None:
     """The rewrite, once the model has written a referent and gone on to the first word of
-    `rest` (seen whole: a space or a mark follows it); None until then."""
+    `rest`; None until then. (A word the model would go on lengthening, "last" into "lastly",
+    is taken as written: one token saved on every rewrite is worth that rare miss.)"""
     rest_words = words(rest)
     if not rest_words:
         return None
-    match = re.search(rf"\b{re.escape(rest_words[0])}(?=[\s?.,;!])", generated, re.I)
+    match = re.search(rf"\b{re.escape(rest_words[0])}(?=[\s?.,;!]|$)", generated, re.I)
     if match is None:
         return None
     before = generated[: match.start()].rstrip()

@@ -160,11 +160,14 @@ def summarize_turns(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_conversations(
-    engine: Any, conversations: Sequence[EvalConversation]
+    engine: Any, conversations: Sequence[EvalConversation], questions_only: bool = False
 ) -> list[dict[str, Any]]:
+    """Each conversation through its own Conversation (the chat's road), or, `questions_only`,
+    as the /ask API is called: each turn with the earlier questions as its history."""
     rows = []
     for done, conv in enumerate(conversations, start=1):
         chat = Conversation(engine)
+        asked: list[str] = []
         for i, turn in enumerate(conv.turns, start=1):
             q = turn.question
             gold = gold_for(q, engine.store.corpus).sentence_ids
@@ -172,7 +175,11 @@ def run_conversations(
             error = ""
             started = time.perf_counter()
             try:
-                answer = chat.answer(q.question)
+                if questions_only:
+                    answer = engine.answer(q.question, list(asked))
+                    asked.append(q.question)
+                else:
+                    answer = chat.answer(q.question)
             except RagError as exc:
                 error = str(exc)
             latency = time.perf_counter() - started
@@ -226,7 +233,7 @@ def run_command(
     if settings.chat.condense != "rules":
         engine.condenser.llm()
     started = time.perf_counter()
-    rows = run_conversations(engine, selected)
+    rows = run_conversations(engine, selected, questions_only=args.history == "questions")
     metrics = summarize_turns(rows)
     by_kind = {
         kind: summarize_turns([r for r in rows if r["kind"] == kind])
@@ -237,6 +244,7 @@ def run_command(
             "system": "rag",
             "answerer": writer.name,
             "condense": settings.chat.condense,
+            "history": args.history,
             "llm": llm_identity(settings, engine.writers.get("llm"))
             if engine.writers.llm_installed() and settings.chat.condense != "rules"
             else None,
@@ -283,6 +291,7 @@ def format_conversation_report(report: dict[str, Any]) -> str:
     run, data = report["run"], report["dataset"]
     lines = [
         f"answerer: {run['answerer']}   condense: {run['condense']}   "
+        f"history: {run['history']}   "
         f"conversations: {data['conversations_file']} ({data['conversations_run']} of "
         f"{data['conversations_in_file']})",
         "",

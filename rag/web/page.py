@@ -328,8 +328,9 @@ def build_app(session: ChatSession) -> Any:
         # -- the API: gradio_client.Client(url).predict("question", api_name="/ask")
         def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
             """Answer a question from the documents. `history` holds the earlier questions of
-            the conversation, oldest first, so a follow-up can lean on them. Returns the JSON
-            of `rag ask --json`: question, answer, refused, citations."""
+            the conversation, oldest first: a follow-up that leans on them is rewritten to
+            stand alone before the search. Returns the JSON of `rag ask --json`: question,
+            searched (what was searched for), answer, refused, citations."""
             try:
                 return session.api_answer(question, history or [])
             except RagError as exc:

@@ -97,6 +97,7 @@ class ChatSession:
         self.engine.embedder.embed(["warm up"])
         try:
             self.ready_writer(self.default_writer)
+            self.engine.condenser.llm()  # the follow-up rewrite's fixed prompt, evaluated now
         except RagError as exc:
             log.warning("cannot load the LLM (%s); answering extractively", exc)
             self.default_writer = "extractive"

@@ -1,0 +1,105 @@
+"""The condense step's added latency: how long a follow-up waits for the LLM's rewrite (issue 9).
+
+  python bench/bench_condense.py [--turns N] [--conversations eval/conversations.jsonl]
+
+Builds the engine over seeds/ with the packaged LLM, warms both kept prompt prefixes (the
+answer writer's and the condense step's), then for each follow-up of the conversation file
+that leans on the conversation (the ones that reach the LLM) times the rewrite twice,
+alternating with an answer prompt as in a real chat:
+
+- prepared: the conversation was read ahead (`Condenser.prepare`, what the chat does while
+  the person reads the answer), so the follow-up and the rewrite are left;
+- cold: nothing read ahead (the /ask API, or a follow-up typed within a second).
+
+Earlier turns are given the gold sentence as their answer (an answer's length, without
+writing one). Prints p50/p95 of both, their ratio, how many rewrites passed the check, and
+the time to restore the answer prompt's prefix afterwards. Target: prepared p50 <= 1.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import rag  # noqa: E402,F401  (OMP_WAIT_POLICY and offline switches before torch/llama.cpp)
+from rag.conversation.rules import needs_context  # noqa: E402
+from rag.engine import Engine  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+from rag.types import Exchange  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_core import percentile  # noqa: E402
+
+
+def follow_ups(path: Path, limit: int) -> list[tuple[list[Exchange], str]]:
+    cases = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        turns = json.loads(line)["turns"]
+        for i in range(1, len(turns)):
+            if needs_context(turns[i]["question"]):
+                history = [
+                    Exchange(t["question"], " ".join(t["gold_sentences"]) or "The documents don't say.")
+                    for t in turns[:i]
+                ]
+                cases.append((history, turns[i]["question"]))
+    return cases[:limit]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=24)
+    parser.add_argument("--conversations", default=str(ROOT / "eval" / "conversations.jsonl"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.load(
+            docs_dir=ROOT / "seeds", cache_dir=Path(tmp), answerer="llm", condense="llm"
+        )
+        engine = Engine(settings)
+        engine.ingest()
+        writer = engine.writers.ready("llm")
+        condenser = engine.condenser
+        condenser.llm()  # keeps the condense prefix
+        cases = follow_ups(Path(args.conversations), args.turns)
+        prepared: list[float] = []
+        cold: list[float] = []
+        restore: list[float] = []
+        accepted = 0
+        for history, question in cases:
+            condenser.prepare(history)
+            started = time.perf_counter()
+            rewrite = condenser.rewrite(question, history)
+            prepared.append(time.perf_counter() - started)
+            accepted += rewrite.method == "llm"
+            print(f"{prepared[-1]:5.2f} s  {rewrite.method:<5} {question!r} -> {rewrite.question!r}")
+            # an answer prompt in between, as in a chat: it restores its own prefix
+            started = time.perf_counter()
+            for _ in writer.llm.stream(writer.system.text, writer.prompt(rewrite.question, writer.context([])), 1):  # type: ignore[attr-defined]
+                pass
+            restore.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            condenser.rewrite(question, history)
+            cold.append(time.perf_counter() - started)
+            for _ in writer.llm.stream(writer.system.text, writer.prompt(question, writer.context([])), 1):  # type: ignore[attr-defined]
+                pass
+    print()
+    print(f"follow-ups that reached the LLM: {len(cases)}; rewrites that passed the check: {accepted}")
+    for name, values in (("prepared", prepared), ("cold", cold)):
+        print(
+            f"condense {name:<9} p50 {statistics.median(values):5.2f} s   "
+            f"p95 {percentile(values, 95):5.2f} s"
+        )
+    print(f"cold / prepared p50 ratio: {statistics.median(cold) / statistics.median(prepared):.2f}")
+    print(f"answer prompt after a rewrite (prefix restored, 1 token): p50 {statistics.median(restore):.2f} s")
+    print("target: prepared p50 <= 1.5 s")
+
+
+if __name__ == "__main__":
+    main()
