@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,6 +39,15 @@ from rag.types import Exchange  # noqa: E402
 sys.path.insert(0, str(ROOT / "bench"))
 from bench_core import percentile  # noqa: E402
 
+NO_ANSWER = "The documents don't say."
+
+
+def answer_prompt(writer: Any, question: str) -> None:
+    """One token of an answer prompt, as a chat's next answer would start: the writer's kept
+    prefix is restored in place of the condense prompt's."""
+    for _ in writer.llm.stream(writer.system.text, writer.prompt(question, writer.context([])), 1):
+        pass
+
 
 def follow_ups(path: Path, limit: int) -> list[tuple[list[Exchange], str]]:
     cases = []
@@ -46,7 +56,7 @@ def follow_ups(path: Path, limit: int) -> list[tuple[list[Exchange], str]]:
         for i in range(1, len(turns)):
             if needs_context(turns[i]["question"]):
                 history = [
-                    Exchange(t["question"], " ".join(t["gold_sentences"]) or "The documents don't say.")
+                    Exchange(t["question"], " ".join(t["gold_sentences"]) or NO_ANSWER)
                     for t in turns[:i]
                 ]
                 cases.append((history, turns[i]["question"]))
@@ -78,26 +88,28 @@ def main() -> None:
             rewrite = condenser.rewrite(question, history)
             prepared.append(time.perf_counter() - started)
             accepted += rewrite.method == "llm"
-            print(f"{prepared[-1]:5.2f} s  {rewrite.method:<5} {question!r} -> {rewrite.question!r}")
-            # an answer prompt in between, as in a chat: it restores its own prefix
+            print(
+                f"{prepared[-1]:5.2f} s  {rewrite.method:<5} {question!r} -> {rewrite.question!r}"
+            )
             started = time.perf_counter()
-            for _ in writer.llm.stream(writer.system.text, writer.prompt(rewrite.question, writer.context([])), 1):  # type: ignore[attr-defined]
-                pass
+            answer_prompt(writer, rewrite.question)
             restore.append(time.perf_counter() - started)
             started = time.perf_counter()
             condenser.rewrite(question, history)
             cold.append(time.perf_counter() - started)
-            for _ in writer.llm.stream(writer.system.text, writer.prompt(question, writer.context([])), 1):  # type: ignore[attr-defined]
-                pass
+            answer_prompt(writer, question)
     print()
-    print(f"follow-ups that reached the LLM: {len(cases)}; rewrites that passed the check: {accepted}")
+    print(f"follow-ups that reached the LLM: {len(cases)}; rewrites that passed: {accepted}")
     for name, values in (("prepared", prepared), ("cold", cold)):
         print(
             f"condense {name:<9} p50 {statistics.median(values):5.2f} s   "
             f"p95 {percentile(values, 95):5.2f} s"
         )
-    print(f"cold / prepared p50 ratio: {statistics.median(cold) / statistics.median(prepared):.2f}")
-    print(f"answer prompt after a rewrite (prefix restored, 1 token): p50 {statistics.median(restore):.2f} s")
+    ratio = statistics.median(cold) / statistics.median(prepared)
+    print(f"cold / prepared p50 ratio: {ratio:.2f}")
+    print(
+        f"answer prompt after a rewrite (prefix restored): p50 {statistics.median(restore):.2f} s"
+    )
     print("target: prepared p50 <= 1.5 s")
 
 
