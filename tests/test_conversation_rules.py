@@ -105,3 +105,14 @@ def test_a_question_word_fragment_takes_the_place_of_the_previous_ones() -> None
     carrier = [Exchange("Which aircraft carrier did Ahn board?")]
     assert rule_rewrite("When?", carrier) == "When did Ahn board (aircraft carrier)?"
     assert rule_rewrite("By whom?", [Exchange("Who won?")]) == "Who won (By whom)?"
+
+
+def test_a_few_words_that_are_no_whole_question_lean_on_the_conversation() -> None:
+    assert needs_context("Complete or partial?")
+    assert needs_context("Hosted by which country?")
+    assert not needs_context("Who is Japan's prime minister?")
+    assert not needs_context("Did Ahn visit Tokyo?")
+    previous = [Exchange("What did the ministers commit to?")]
+    assert rule_rewrite("Complete or partial?", previous) == (
+        "What did the ministers commit to (Complete or partial)?"
+    )

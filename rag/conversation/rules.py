@@ -51,6 +51,17 @@ _AUXILIARY = {
     "may",
     "might",
     "must",
+    "isn't",
+    "aren't",
+    "wasn't",
+    "weren't",
+    "don't",
+    "doesn't",
+    "didn't",
+    "haven't",
+    "hasn't",
+    "won't",
+    "can't",
 }
 MAX_REWRITE_CHARS = 300
 
@@ -86,11 +97,22 @@ def is_ellipsis(question: str) -> bool:
     return bool(_ELLIPSIS.match(question))
 
 
+def is_fragment(question: str) -> bool:
+    """A few words that are no whole question: they neither start with a question word nor
+    with a verb asking one ("Complete or partial?", "Hosted by which country?")."""
+    found = words(question)
+    return 0 < len(found) <= 4 and found[0].lower() not in {*QUESTION_WORDS, *_AUXILIARY}
+
+
 def needs_context(question: str) -> bool:
     """Does the question lean on the conversation: a word pointing back ("they", "there"), a
-    fragment continuing the last question ("And in 2024?"), or almost no words of its own?"""
+    fragment continuing the last question ("And in 2024?", "Complete or partial?"), or
+    almost no words of its own?"""
     return (
-        bool(_VAGUE.search(question)) or is_ellipsis(question) or len(content_words(question)) <= 1
+        bool(_VAGUE.search(question))
+        or is_ellipsis(question)
+        or is_fragment(question)
+        or len(content_words(question)) <= 1
     )
 
 
@@ -142,6 +164,8 @@ def rule_rewrite(question: str, history: Sequence[Exchange]) -> str:
     body = _ELLIPSIS.sub("", question) if is_ellipsis(question) else question
     if _WH_FRAGMENT.match(body):
         return complete_fragment(body, previous)
+    if is_fragment(question) and not _VAGUE.search(question) and not is_ellipsis(question):
+        return f"{previous.rstrip('?')} ({question.strip().rstrip('?')})?"
     if is_ellipsis(question):
         fragment = _ELLIPSIS.sub("", question).strip().rstrip("?").strip()
         numbers = re.findall(r"\b\d[\d,.]*\b", fragment)
