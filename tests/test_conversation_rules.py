@@ -116,3 +116,10 @@ def test_a_few_words_that_are_no_whole_question_lean_on_the_conversation() -> No
     assert rule_rewrite("Complete or partial?", previous) == (
         "What did the ministers commit to (Complete or partial)?"
     )
+
+
+def test_a_rewrite_must_not_lean_on_the_conversation_itself() -> None:
+    summit = [Exchange("Who represented Korea at the summit?", "Lee Jae Myung [1].")]
+    assert check_rewrite("In which city?", "In which city?", summit) == "resolved nothing"
+    assert "points back" in check_rewrite("And Japan?", "Who represented Japan there?", summit)
+    assert check_rewrite("And Japan?", "Who represented Japan at the summit?", summit) is None

@@ -211,8 +211,13 @@ def check_rewrite(question: str, rewrite: str, history: Sequence[Exchange]) -> s
     for turn in history:
         said |= _stems(turn.question) | _stems(turn.answer) | _stems(turn.searched)
     added = [w for w in content_words(rewrite) if stem(w.lower()) not in said]
-    if _stems(rewrite) <= _stems(question) and _VAGUE.search(rewrite):
-        return "resolved nothing"
+    if _stems(rewrite) <= _stems(question):
+        return "resolved nothing"  # only the follow-up's own words: it still leans on the talk
+    asked = {m.group(0).lower() for m in _VAGUE.finditer(question)}
+    if new_vague := [
+        m.group(0) for m in _VAGUE.finditer(rewrite) if m.group(0).lower() not in asked
+    ]:
+        return f"points back to the conversation: {new_vague}"
     if any(_NUMBER.search(w) for w in added):
         return f"added numbers the conversation did not use: {added}"
     if len(added) > 1:
