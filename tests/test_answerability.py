@@ -42,3 +42,18 @@ def test_numbers_are_tokens() -> None:
         "1990s",
         "1.5",
     }
+
+
+def test_how_many_needs_a_count_not_an_ordinal_or_a_year() -> None:
+    from rag.search.answerability import refusal_reason
+    from rag.types import Evidence, Sentence
+
+    def ev(text: str) -> list[Evidence]:
+        return [Evidence(Sentence("d#s0", "d", 0, 0, len(text), text), 0.9, 0.9, 0.9)]
+
+    fleet = ev("Ahn met the commander of the U.S. 7th Fleet in 2017 for the first time.")
+    assert refusal_reason("How many ships are in the fleet?", fleet, 0.2) == (
+        "no evidence holds a count"
+    )
+    assert refusal_reason("How many ships are in the fleet?", ev("It has 70 ships."), 0.2) is None
+    assert refusal_reason("How many years passed?", ev("It took nine years."), 0.2) is None
