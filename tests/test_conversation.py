@@ -157,3 +157,11 @@ def test_auto_condense_without_an_llm_uses_the_rule(tmp_path: Path, condense: st
     assert engine.answer("When were they last held?", HISTORY).searched.startswith(
         "When were naval"
     )
+
+
+def test_a_question_the_llm_keeps_whole_is_searched_as_asked(tmp_path: Path) -> None:
+    question = "Which ministers met after it ended at Yokosuka?"
+    writer = Writer(question)
+    engine = make_engine(tmp_path, writer)
+    answer = engine.answer(question, HISTORY)
+    assert answer.searched == "" and writer.llm.prompts  # asked, kept, searched as asked

@@ -123,3 +123,8 @@ def test_a_rewrite_must_not_lean_on_the_conversation_itself() -> None:
     assert check_rewrite("In which city?", "In which city?", summit) == "resolved nothing"
     assert "points back" in check_rewrite("And Japan?", "Who represented Japan there?", summit)
     assert check_rewrite("And Japan?", "Who represented Japan at the summit?", summit) is None
+
+
+def test_there_of_there_are_points_nowhere() -> None:
+    assert not needs_context("Who proved there are infinitely many primes?")
+    assert needs_context("Who did he meet there?")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from rag.answer.templates import load_prompt
 from rag.conversation.rules import (
     check_rewrite,
+    content_words,
     conversation_block,
     needs_context,
     prefill,
@@ -94,6 +95,10 @@ class Condenser:
             log.warning("the LLM could not rewrite %r (%s); using the rule", question, exc)
             return Rewrite(by_rule, "rules", f"the LLM failed: {exc}")
         problem = check_rewrite(question, text, history)
+        if problem == "resolved nothing" and len(content_words(question)) >= 3:
+            # the model kept a question with enough words of its own ("Which tributary joins
+            # the Rhine after it leaves Lake Constance?"): searched as asked, not by rule
+            return Rewrite(question, "as asked", "the LLM kept the question as it was")
         if problem is not None:
             log.info("rejected the rewrite %r of %r: %s", text, question, problem)
             return Rewrite(by_rule, "rules", f"rewrite {text!r} rejected: {problem}")

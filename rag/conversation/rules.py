@@ -15,10 +15,11 @@ from rag.types import Exchange
 
 # Words that point back into the conversation. "the same", "the former" and "the latter" too.
 _VAGUE = re.compile(
-    r"\b(they|them|their|theirs|it|its|he|him|his|she|her|hers|that|those|these|this|there|"
-    r"then|such|the same|the former|the latter)\b",
+    r"\b(they|them|their|theirs|it|its|he|him|his|she|her|hers|that|those|these|this|"
+    r"there(?!\s+(?:is|are|was|were|has|have|had|will|would|may|might|must|can|could|should|"
+    r"seems?|exists?)\b)|then|such|the same|the former|the latter)\b",
     re.I,
-)
+)  # "there" of "there are many primes" points nowhere
 _POSSESSIVE = {"their", "theirs", "its", "his", "her", "hers"}
 # A fragment that continues the previous question: "And in 2024?", "What about Japan?"
 _ELLIPSIS = re.compile(r"^\s*(and|what about|how about|and what about|what of|or)\b[\s,]*", re.I)
