@@ -418,7 +418,8 @@ def test_api_answers_with_the_cli_json_contract(server: Server) -> None:
 
     client = Client(server.url, verbose=False)
     result = client.predict("Why were the drills suspended?", api_name="/ask")
-    assert set(result) == {"question", "answer", "refused", "citations"}
+    assert set(result) == {"question", "searched", "answer", "refused", "citations"}
+    assert result["searched"] == result["question"]  # a first question is searched as asked
     assert not result["refused"] and result["citations"]
     text = (server.docs / SEED_DOC).read_text(encoding="utf-8")
     for c in result["citations"]:
@@ -428,6 +429,7 @@ def test_api_answers_with_the_cli_json_contract(server: Server) -> None:
         "When were they last held?", ["Why were the drills suspended?"], api_name="/ask"
     )
     assert "2017" in follow["answer"]
+    assert follow["question"] == "When were they last held?" and "drills" in follow["searched"]
     with pytest.raises(Exception, match="question is empty"):
         client.predict("   ", api_name="/ask")
 
