@@ -22,6 +22,7 @@ from rag.answer.registry import Writers
 from rag.answer.synthesizer import CitedSynthesizer
 from rag.answer.writers import AnswerWriter, final_answer
 from rag.conversation.condense import Condenser
+from rag.conversation.rules import exchanges_of_questions
 from rag.ingest.store import Progress, Store, SyncReport
 from rag.models.embedder import Embedder, make_embedder
 from rag.question import check_question
@@ -79,7 +80,11 @@ class Engine:
         """The question as it travels through the engine: checked as asked, made to stand alone
         for retrieval (the condense step) when it leans on `history`."""
         asked = check_question(question, self.settings.retrieval.max_question_chars)
-        turns = [Exchange(t) if isinstance(t, str) else t for t in history]
+        turns = (
+            exchanges_of_questions([str(t) for t in history])
+            if all(isinstance(t, str) for t in history)
+            else [Exchange(t) if isinstance(t, str) else t for t in history]
+        )
         rewrite = self.condenser.rewrite(asked, turns)
         return Ask(
             query_str=rewrite.question,

@@ -128,3 +128,14 @@ def test_a_rewrite_must_not_lean_on_the_conversation_itself() -> None:
 def test_there_of_there_are_points_nowhere() -> None:
     assert not needs_context("Who proved there are infinitely many primes?")
     assert needs_context("Who did he meet there?")
+
+
+def test_questions_alone_get_what_the_rule_would_have_searched() -> None:
+    from rag.conversation.rules import exchanges_of_questions
+
+    turns = exchanges_of_questions(
+        ["When did Seoul and Tokyo decide to restart the drills?", "Where?"]
+    )
+    assert turns[0].searched == ""
+    assert turns[1].searched == "Where did Seoul and Tokyo decide to restart the drills?"
+    assert rule_rewrite("For what purpose?", turns).startswith("For what purpose did Seoul")

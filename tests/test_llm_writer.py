@@ -43,12 +43,11 @@ def test_invented_answer_is_refused_never_shown() -> None:
     assert answer.note.startswith("nothing survived verification")
 
 
-def test_a_draft_that_only_points_at_a_sentence_quotes_it() -> None:
+def test_a_draft_that_only_points_at_a_sentence_is_a_refusal() -> None:
+    # measured on the seed conversations: a bare "[n]" came for two unanswerable follow-ups
+    # ("How many sailors serve aboard it?") and one answerable one; refusing is right more often
     w, _ = writer("[2]")
-    answer = final_answer(w.stream(Q, EVIDENCE))
-    assert not answer.refused and answer.text.startswith(EVIDENCE[1].sentence.text)
-    assert [c.sentence_id for c in answer.citations] == [EVIDENCE[1].sentence.id]
-    assert answer.note == "the model only pointed at sentences: quoted them"
+    assert final_answer(w.stream(Q, EVIDENCE)).refused
 
 
 def test_unsupported_answer_falls_back_to_extractive() -> None:

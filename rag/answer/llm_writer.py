@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from rag.answer.citations import NO_CLAIMS, markers, verify_answer
+from rag.answer.citations import NO_CLAIMS, verify_answer
 from rag.answer.templates import load_prompt
 from rag.answer.writers import REFUSAL, AnswerWriter, final_answer, refusal
 from rag.types import Answer, Evidence
@@ -135,12 +135,6 @@ class LLMWriter:
             return Answer(
                 question, verified.text, False, verified.citations, tuple(evidence), self.name, note
             )
-        if verified.problems == (NO_CLAIMS,):
-            pointed = [context[n - 1] for n in markers(draft) if 1 <= n <= len(context)]
-            if pointed:  # the model only pointed at sentences ("[4]"): quote them
-                quoted = final_answer(self.fallback.stream(question, pointed))
-                note = "the model only pointed at sentences: quoted them"
-                return replace(quoted, evidence=tuple(evidence), note=note)
         if verified.invented or verified.problems == (NO_CLAIMS,):
             # the model made something up, or gave no answer at all: nothing survived
             log.info("model answer failed verification (%s); refusing", verified.problems)

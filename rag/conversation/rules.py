@@ -188,6 +188,17 @@ def rule_rewrite(question: str, history: Sequence[Exchange]) -> str:
     return question[: match.start()] + replacement + question[match.end() :]
 
 
+def exchanges_of_questions(questions: Sequence[str]) -> list[Exchange]:
+    """Earlier questions alone (the /ask API's history) as turns, each with what the rule would
+    have searched for: "For what purpose?" after "Where?" after "When did X happen?" then
+    leans on "Where did X happen?", not on the bare "Where?"."""
+    turns: list[Exchange] = []
+    for question in questions:
+        rewrite = rule_rewrite(question, turns)
+        turns.append(Exchange(question, "", rewrite if rewrite != question.strip() else ""))
+    return turns
+
+
 def check_rewrite(question: str, rewrite: str, history: Sequence[Exchange]) -> str | None:
     """Why an LLM's rewrite cannot be used, or None when it can. It must be one question that
     keeps the follow-up's question word and its words (the intent), and add only words that
@@ -270,7 +281,9 @@ def conversation_block(history: Sequence[Exchange], max_turns: int, max_answer_w
     [n] markers and cut to a few words."""
     lines: list[str] = []
     for turn in history[-max_turns:]:
-        lines.append(f"Q: {turn.question.strip()}")
+        # without its answer (the /ask API), a turn is clearer as it was searched for
+        asked = turn.question if turn.answer else (turn.searched or turn.question)
+        lines.append(f"Q: {asked.strip()}")
         answer = re.sub(r"\s*\[\d+\]", "", turn.answer).strip()
         if answer:
             cut = answer.split()
