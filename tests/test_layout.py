@@ -106,3 +106,14 @@ def test_llamaindex_global_settings_are_never_used() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("llama_index"):
                 assert "Settings" not in {a.name for a in node.names}, path
+
+
+def test_every_package_ships_in_the_wheel() -> None:
+    """A package missing from pyproject's list works in the checkout and breaks the wheel."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
