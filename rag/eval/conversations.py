@@ -34,7 +34,7 @@ from rag.errors import RagError
 from rag.eval.gold import gold_for
 from rag.eval.metrics import check_thresholds, normalize_answer, percentile, strip_markers
 from rag.eval.paths import portable_path
-from rag.eval.questions import EvalDataError, EvalQuestion, select_questions
+from rag.eval.questions import EvalDataError, EvalQuestion, read_jsonl, select_questions
 from rag.eval.report import file_sha256, git_state, load_thresholds, settings_record
 from rag.settings import Settings
 from rag.text import stem
@@ -84,21 +84,7 @@ def parse_conversation(data: Any, where: str) -> EvalConversation:
 
 
 def load_conversations(path: Path) -> list[EvalConversation]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise EvalDataError(f"cannot read the conversation file {path}: {exc.strerror}") from exc
-    out = []
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            try:
-                data = json.loads(line)
-            except ValueError as exc:
-                raise EvalDataError(f"{path.name} line {number}: not valid JSON ({exc})") from exc
-            out.append(parse_conversation(data, f"{path.name} line {number}"))
-    if not out:
-        raise EvalDataError(f"the conversation file {path} holds no conversations")
-    return out
+    return [parse_conversation(data, where) for data, where in read_jsonl(path, "conversation")]
 
 
 # -- scoring (pure) ------------------------------------------------------------------------------

@@ -87,24 +87,29 @@ def parse_question(data: Any, where: str) -> EvalQuestion:
     )
 
 
-def load_questions(path: Path) -> list[EvalQuestion]:
-    """One JSON object per line; blank lines are skipped."""
+def read_jsonl(path: Path, what: str) -> list[tuple[Any, str]]:
+    """One JSON object per line, with where it stands ("file line 3"); blank lines are skipped.
+    EvalDataError when the file cannot be read, a line is not JSON, or there is no line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise EvalDataError(f"cannot read the question file {path}: {exc.strerror}") from exc
-    questions = []
+        raise EvalDataError(f"cannot read the {what} file {path}: {exc.strerror}") from exc
+    out = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{path.name} line {number}"
         try:
-            data = json.loads(line)
+            out.append((json.loads(line), where))
         except ValueError as exc:
             raise EvalDataError(f"{where}: not valid JSON ({exc})") from exc
-        questions.append(parse_question(data, where))
-    if not questions:
-        raise EvalDataError(f"the question file {path} holds no questions")
+    if not out:
+        raise EvalDataError(f"the {what} file {path} holds no {what}s")
+    return out
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    questions = [parse_question(data, where) for data, where in read_jsonl(path, "question")]
     ids = Counter(q.id for q in questions)
     if dupes := [i for i, n in ids.items() if n > 1]:
         raise EvalDataError(f"{path.name}: duplicate question ids {dupes[:5]}")
