@@ -1,12 +1,16 @@
-"""End-to-end latency of the LLM answer writer on questions about the seed (issue 3).
+"""End-to-end latency of the LLM answer writer (issues 3 and 10).
 
-  python bench/bench_answer.py [--questions N]
+  python bench/bench_answer.py [--questions N]                    # over seeds/
+  python bench/bench_answer.py --data ../shared/eval-data/squad2-dev-open15 --questions 20
 
-Builds the engine over seeds/ with the LLM writer, loads the model and warms the shared
-prompt prefix up (as the chat does at start), then streams answers to the answerable seed
-questions and prints time to first token (first streamed piece) and full-answer time, p50 and
-p95, the prompt sizes, and the process's peak RSS. Targets on a 2-core CPU: TTFT p50 <= 1.5 s,
-answer p50 <= 5 s, peak memory <= 2.5 GB.
+Builds the engine with the LLM writer (over seeds/ in a fresh index, or over the docs/ of a
+SQuAD-style folder in the usual cache), loads the model and warms the shared prompt prefix up
+(as the chat does at start), then streams answers to the first N answerable questions (of
+eval/questions.jsonl, or of the folder's questions.jsonl) and prints time to first token
+(first streamed piece) and full-answer time, p50 and p95, the prompt sizes, and the process's
+peak RSS. Targets on a 2-core CPU: over seeds/ (the whole article is a cached prompt prefix)
+TTFT p50 <= 1.5 s and answer p50 <= 5 s; over the SQuAD corpus (retrieved evidence only)
+TTFT p50 <= 2 s and answer p50 <= 6 s; peak memory <= 2.5 GB.
 """
 
 from __future__ import annotations
@@ -37,12 +41,20 @@ from bench_core import percentile  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=16)
+    parser.add_argument("--data", help="a SQuAD-style folder (questions.jsonl and docs/)")
     args = parser.parse_args()
-    rows = [json.loads(x) for x in (ROOT / "eval" / "questions.jsonl").read_text().splitlines()]
-    questions = [r["question"] for r in rows if not r["is_impossible"] and not r["history"]]
+    data = Path(args.data) if args.data else None
+    path = data / "questions.jsonl" if data else ROOT / "eval" / "questions.jsonl"
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    questions = [r["question"] for r in rows if not r["is_impossible"] and not r.get("history")]
     questions = questions[: args.questions]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.load(docs_dir=ROOT / "seeds", index_dir=Path(tmp), answerer="llm")
+        where = (
+            {"docs_dir": data / "docs"}
+            if data
+            else {"docs_dir": ROOT / "seeds", "index_dir": Path(tmp)}
+        )
+        settings = Settings.load(**where, answerer="llm")
         engine = Engine(settings)
         engine.ingest()
         writer = engine.writers.get("llm")
@@ -70,16 +82,17 @@ def main() -> None:
             print(f"  {ttft[-1]:5.2f} s {total[-1]:5.2f} s  {answer.text[:90]!r}", file=sys.stderr)
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
     print(
-        f"LLM answers over seeds/: {len(ttft)} questions, model load + warm-up {load_s:.1f} s, "
+        f"LLM answers over {settings.index.docs_dir.name}/: {len(ttft)} questions, "
+        f"model load + warm-up {load_s:.1f} s, "
         f"{os.cpu_count()} cores"
     )
     print(
         f"  time to first token  p50 {statistics.median(ttft):.2f} s  "
-        f"p95 {percentile(ttft, 95):.2f} s   target p50 <= 1.5 s"
+        f"p95 {percentile(ttft, 95):.2f} s   target p50 <= {2 if data else 1.5} s"
     )
     print(
         f"  full answer          p50 {statistics.median(total):.2f} s  "
-        f"p95 {percentile(total, 95):.2f} s   target p50 <= 5 s"
+        f"p95 {percentile(total, 95):.2f} s   target p50 <= {6 if data else 5} s"
     )
     mode = "whole corpus, cached" if writer.context([]) else "retrieved evidence"
     print(

@@ -78,9 +78,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
         return 0
-    print(answer.text)
-    for c in answer.citations:
-        print(f"  [{c.n}] {c.doc_id} ({c.start}-{c.end}): {c.text}")
+    from rag.terminal import print_answer
+
+    print_answer(answer, "", sys.stdout)
     return 0
 
 

@@ -3,7 +3,8 @@ LlamaIndex RetrieverQueryEngine, built here, once per Engine.
 
     Ask ─► HybridRetriever        dense (Chroma) + keyword (BM25) chunks, fused by reciprocal rank
         ─► EvidencePostprocessor  the chunks' sentences scored as evidence, the best kept
-        ─► CitedSynthesizer       the refusal rule, else the request's answer writer, streamed
+        ─► CitedSynthesizer       answerability (refuse, or answer with a low-confidence note),
+                                  then the request's answer writer, streamed
         ─► Answer                 text, [n] citations of exact sentences, refused or not
 
 What varies per request (the writer, top_k, how much evidence) travels in the Ask; nothing
@@ -26,6 +27,7 @@ from rag.conversation.rules import exchanges_of_questions
 from rag.ingest.store import Progress, Store, SyncReport
 from rag.models.embedder import Embedder, make_embedder
 from rag.question import check_question
+from rag.search.answerability import Verdict, make_answerability
 from rag.search.nodes import Ask, node_evidence
 from rag.search.postprocess import EvidencePostprocessor
 from rag.search.retrievers import HybridRetriever
@@ -52,11 +54,15 @@ class Engine:
         self.query_engine = RetrieverQueryEngine(
             retriever=HybridRetriever(self.store, settings.retrieval),
             node_postprocessors=[EvidencePostprocessor(self.store, settings.retrieval)],
-            response_synthesizer=CitedSynthesizer(
-                self.writers, settings.retrieval.min_evidence_score
-            ),
+            response_synthesizer=CitedSynthesizer(self.writers, self._judge),
         )
         self.condenser = Condenser(settings.chat, self._condense_llm)
+        self.answerability = make_answerability(settings.retrieval)
+
+    def _judge(self, question: str, evidence: Sequence[Evidence]) -> Verdict:
+        """Does the evidence answer the question: answer, answer with a low-confidence note,
+        or refuse (rag/search/answerability.py)."""
+        return self.answerability.verdict(question, evidence, self.store.keyword_index())
 
     def _condense_llm(self) -> LLM | None:
         """The LLM writer's model, for the condense step; None when the LLM is not installed

@@ -71,6 +71,11 @@ class RetrievalSettings(BaseSettings):
     min_evidence_score: float = Field(
         default=0.2, description="Below this the best evidence does not answer: refuse."
     )
+    answerability: Literal["model", "rules"] = Field(
+        default="model",
+        description="Who decides to refuse: the calibrated model (rag/search/answerability.json, "
+        "with a low-confidence band) or the rules alone.",
+    )
     max_question_chars: int = 500
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
+from rag.answer.writers import LOW_CONFIDENCE
 from rag.errors import BadQuestion, RagError
 from rag.types import Answer
 
@@ -22,6 +23,8 @@ def print_answer(answer: Answer, draft: str, out: TextIO) -> None:
     elif not draft.strip():
         out.write(answer.text)
     out.write("\n")
+    if answer.low_confidence:
+        out.write(f"  ({LOW_CONFIDENCE})\n")
     for c in answer.citations:
         out.write(f"  [{c.n}] {c.doc_id} ({c.start}-{c.end}): {c.text}\n")
     if answer.searched:

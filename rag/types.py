@@ -63,6 +63,7 @@ class Answer:
     answerer: str = "extractive"
     note: str = ""  # why the answer looks as it does (fallback, repair); for logs and eval
     searched: str = ""  # what retrieval searched for, when a follow-up was rewritten to stand alone
+    low_confidence: bool = False  # answered, but the evidence may well not answer the question
 
     def to_json(self) -> dict[str, object]:
         """The public JSON contract of `rag ask --json`."""
@@ -70,6 +71,7 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "refused": self.refused,
+            "low_confidence": self.low_confidence,
             "searched": self.searched or self.question,
             "citations": [
                 {

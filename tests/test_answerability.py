@@ -1,7 +1,20 @@
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from rag.ingest.sentences import split_sentences
-from rag.search.answerability import numbers, refusal_reason
+from rag.models.weights import answerability_json
+from rag.search.answerability import (
+    Answerability,
+    features,
+    lacking,
+    make_answerability,
+    numbers,
+    refusal_reason,
+)
+from rag.settings import RetrievalSettings
 from rag.types import Evidence
 
 TEXT = "Talks were held in Nara. The drills stopped in 2017 due to a row. The 15th Fleet sailed."
@@ -57,3 +70,95 @@ def test_how_many_needs_a_count_not_an_ordinal_or_a_year() -> None:
     )
     assert refusal_reason("How many ships are in the fleet?", ev("It has 70 ships."), 0.2) is None
     assert refusal_reason("How many years passed?", ev("It took nine years."), 0.2) is None
+
+
+def _model(**cut: float) -> Answerability:
+    """A hand-made model over two features: a rare question word missing from the best sentence
+    pushes towards unanswerable, a strong best score away from it."""
+    names = tuple(features("Who?", [ev(0, 0.5)], EVERYWHERE, 0.2))
+    weights = tuple({"missing_rarest_1": 5.0, "score_1": -1.0}.get(n, 0.0) for n in names)
+    return Answerability(
+        names=names,
+        mean=tuple(0.0 for _ in names),
+        scale=tuple(1.0 for _ in names),
+        weights=weights,
+        bias=0.0,
+        low_at=cut.get("low_at", 0.5),
+        refuse_at=cut.get("refuse_at", 0.8),
+    )
+
+
+class Terms:
+    """Term statistics of a made-up corpus of 100 passages (None: a word none of them uses)."""
+
+    def __init__(self, shares: dict[str, float]):
+        self.shares = shares
+
+    def share(self, term: str) -> float | None:
+        return self.shares.get(term)
+
+    def rarity(self, term: str) -> float | None:
+        share = self.shares.get(term)
+        return None if share is None else round(1 - share, 2)
+
+
+RARITY = Terms({"drill": 0.7, "stop": 0.7, "submarin": 0.01, "korea": 0.5, "flag": 0.3})
+EVERYWHERE = Terms({})
+
+
+def test_features_see_a_rare_question_word_the_evidence_lacks() -> None:
+    held = features("Why did the drills stop?", [ev(1, 0.6)], RARITY, 0.2)
+    missing = features("Why did the submarines stop?", [ev(1, 0.6)], RARITY, 0.2)
+    assert held["missing_rarest_1"] == 0.0 and missing["missing_rarest_1"] == 0.99
+    assert missing["missing_1"] == pytest.approx(0.99 / 1.29)  # of submarin 0.99 and stop 0.3
+    negated = features("Why did the drills not stop?", [ev(1, 0.6)], RARITY, 0.2)
+    assert lacking("Why did the drills not stop?", [ev(1, 0.6)], RARITY, 0.02) == (
+        "the question is negated and the evidence is not"
+    )
+    assert negated["negation_not_in_evidence"] == 1.0 and held["negation_not_in_evidence"] == 0.0
+
+
+def test_a_word_no_document_uses_is_wording_not_a_missing_fact() -> None:
+    # "story" is in no document: the asker's framing, not a fact the evidence lacks
+    framed = features("Why did the drills stop in the story?", [ev(1, 0.6)], RARITY, 0.2)
+    assert framed["missing_rarest_1"] == 0.0 and framed["missing_1"] == 0.0
+    assert framed["unknown_words"] == 1 / 3  # drill, stop, stori
+
+
+def test_the_model_answers_notes_low_confidence_or_refuses_by_its_cut_points() -> None:
+    model = _model(low_at=0.5, refuse_at=0.8)
+
+    def verdict(question: str, score: float) -> str:
+        return model.verdict(question, [ev(1, score)], RARITY).decision
+
+    assert verdict("Why did the drills stop?", 0.9) == "answer"  # P = 0.29
+    assert verdict("Why did the submarines stop?", 4.0) == "low"  # P = 0.62
+    assert verdict("Why did the submarines stop?", 0.9) == "refuse"  # P = 0.97
+    assert verdict("Why did the drills stop?", 0.1) == "refuse"  # below the evidence floor
+    assert model.verdict("Why?", [], EVERYWHERE).reason == "weak evidence"
+    # a high P alone does not refuse: the evidence must visibly lack what is asked
+    unsure = model.verdict("Why did the submarines stop?", [ev(1, 0.9)], Terms({"submarin": 0.5}))
+    assert unsure.decision == "low"  # "submarines" is common in the documents: maybe reworded
+
+
+def test_a_refusal_names_what_the_evidence_lacks() -> None:
+    def reason(question: str) -> str:
+        return lacking(question, [ev(1, 0.6)], RARITY, rare_share=0.02)
+
+    assert reason("Why did the submarines stop?") == 'no evidence sentence mentions "submarines"'
+    assert reason("Why did the Korea drills stop?") == 'no evidence sentence mentions "korea"'
+    assert reason("Why did the flag drills stop?") == ""  # a common word, perhaps a paraphrase
+    assert reason("Why did the drills stop in the story?") == ""  # a word no document uses
+
+
+def test_the_packaged_model_loads_and_was_fitted_on_calibration_data_only() -> None:
+    settings = RetrievalSettings()
+    model = make_answerability(settings)
+    assert isinstance(model, Answerability)
+    assert 0.0 < model.low_at < model.refuse_at < 1.0
+    data = json.loads(answerability_json())
+    assert data["fitted_on"]["file"].endswith("calibration.jsonl")
+    assert data["fitted_on"]["questions"] > 1000
+    assert model.names == tuple(features("Who?", [ev(0, 0.5)], EVERYWHERE, 0.2))
+    rules = make_answerability(RetrievalSettings(answerability="rules"))
+    assert rules.verdict("Who led the 5th Fleet?", [ev(1, 0.9)], EVERYWHERE).decision == "refuse"

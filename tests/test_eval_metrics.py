@@ -10,6 +10,7 @@ from rag.eval.metrics import (
     answer_scores,
     check_thresholds,
     citation_counts,
+    contains_gold,
     exact_match,
     f1,
     first_hit_rank,
@@ -121,7 +122,7 @@ def _score(**kw: object) -> QuestionScore:
 
 def test_summarize_a_small_set() -> None:
     scores = [
-        _score(id="a", exact_match=1.0, f1=1.0),
+        _score(id="a", exact_match=1.0, f1=1.0, contains_gold=True),
         _score(id="b", rank=None, citations=CitationCounts(2, 0, 2, 0, 0.0), latency_s=0.3),
         _score(id="c", refused=True, f1=0.0, rank=3, citations=CitationCounts(0, 0, 0, 0, 0.0)),
         _score(
@@ -159,6 +160,9 @@ def test_summarize_a_small_set() -> None:
     # a cites its gold, b does not, c refused
     assert m["citation_recall"] == pytest.approx(1 / 3)
     assert m["refusal_precision"] == 0.5 and m["refusal_recall"] == 0.5
+    assert m["false_refusal_rate"] == pytest.approx(1 / 3)  # c
+    # over answered answerable questions (a and b): a holds its gold and cites a gold sentence
+    assert m["answer_contains_gold"] == 0.5 and m["answered_citing_gold"] == 0.5
     assert m["latency_p50_s"] == pytest.approx(0.1)
     by_type = summarize_by_type(scores)
     assert set(by_type) == {"who", "impossible"}
@@ -168,6 +172,22 @@ def test_summarize_a_small_set() -> None:
 def test_errors_do_not_count_in_latency() -> None:
     m = summarize([_score(latency_s=0.2), _score(id="x", latency_s=0.0, error="boom")])
     assert m["errors"] == 1 and m["latency_p95_s"] == pytest.approx(0.2)
+
+
+def test_contains_gold_wants_whole_words_of_a_gold_answer() -> None:
+    answer = "The drills were last held in 2017 off Yokosuka [2]."
+    assert contains_gold(answer, ["nothing", "in 2017"])
+    assert contains_gold(answer, ["the Yokosuka"])  # normalised: articles and case
+    assert not contains_gold(answer, ["201"])  # a part of a word is not the answer
+    assert not contains_gold(answer, [""]) and not contains_gold(answer, [])
+
+
+def test_a_maximum_bounds_a_metric_from_above() -> None:
+    metrics = {"false_refusal_rate": 0.2, "refusal_recall": 0.6}
+    assert check_thresholds(metrics, {"max:false_refusal_rate": 0.25}) == []
+    assert check_thresholds(metrics, {"max:false_refusal_rate": 0.15, "refusal_recall": 0.5}) == [
+        "false_refusal_rate: 0.200 > maximum 0.150"
+    ]
 
 
 def test_check_thresholds_lists_each_failure() -> None:

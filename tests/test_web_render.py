@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
@@ -137,6 +138,18 @@ def test_the_answer_says_who_wrote_it() -> None:
     written_html = render_chat([turn_from_answer("Why?", written, [Source(citation)])], 1)
     assert "written by the local LLM" in written_html
     assert "quoted from the documents" not in written_html
+
+
+def test_a_low_confidence_answer_says_so_above_its_text() -> None:
+    citation = cite(1, text="The drills were suspended.")
+    sure = Answer("Why?", "The drills were suspended. [1]", False, (citation,), (), "extractive")
+    unsure = replace(sure, low_confidence=True)
+    assert "Low confidence" not in render_chat(
+        [turn_from_answer("Why?", sure, [Source(citation)])], 1
+    )
+    html = render_chat([turn_from_answer("Why?", unsure, [Source(citation)])], 1)
+    assert html.index("Low confidence") < html.index("The drills were suspended.")
+    assert unsure.to_json()["low_confidence"] is True and sure.to_json()["low_confidence"] is False
 
 
 def test_the_empty_chat_explains_itself() -> None:

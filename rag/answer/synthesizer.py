@@ -8,7 +8,7 @@ replaces the streamed draft).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -22,13 +22,15 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from rag.answer.registry import Writers
 from rag.answer.writers import refusal
-from rag.search.answerability import refusal_reason
+from rag.search.answerability import Verdict
 from rag.search.nodes import node_evidence
-from rag.types import Answer
+from rag.types import Answer, Evidence
+
+Judge = Callable[[str, Sequence[Evidence]], Verdict]  # does the evidence answer the question?
 
 
 class CitedSynthesizer(BaseSynthesizer):
-    def __init__(self, writers: Writers, min_evidence_score: float):
+    def __init__(self, writers: Writers, judge: Judge):
         # No LLM of LlamaIndex's own writes here (the writers hold theirs): MockLLM and the
         # prompt helpers only keep the base class from reaching for LlamaIndex's global
         # Settings and from loading tiktoken's vocabulary (0.8 s) to count tokens it never sees.
@@ -40,7 +42,7 @@ class CitedSynthesizer(BaseSynthesizer):
             streaming=True,
         )
         self._writers = writers
-        self._min_evidence_score = min_evidence_score
+        self._judge = judge
 
     def synthesize(
         self,
@@ -57,19 +59,22 @@ class CitedSynthesizer(BaseSynthesizer):
         metadata: dict[str, Any] = {"answer": None}
 
         def pieces() -> Generator[str, None, None]:
-            reason = refusal_reason(question, evidence, self._min_evidence_score)
+            verdict = self._judge(question, evidence)
             stream = (
-                iter([refusal(question, evidence, writer.name, reason)])
-                if reason
+                iter([refusal(question, evidence, writer.name, verdict.reason)])
+                if verdict.decision == "refuse"
                 else writer.stream(question, evidence)
             )
             for piece in stream:
                 if isinstance(piece, Answer):  # the last item: the verified answer
                     searched = question if question != asked else ""
                     notes = [f"follow-up rewritten by {rewritten_by}"] if rewritten_by else []
+                    low = verdict.decision == "low" and not piece.refused
+                    if low:
+                        notes.append(f"low confidence (P unanswerable {verdict.unanswerable:.2f})")
                     note = "; ".join([*notes, piece.note] if piece.note else notes)
                     metadata["answer"] = replace(
-                        piece, question=asked, searched=searched, note=note
+                        piece, question=asked, searched=searched, note=note, low_confidence=low
                     )
                 else:
                     yield piece

@@ -14,6 +14,10 @@ from rag.answer.citations import resolve
 from rag.types import Answer, Evidence
 
 REFUSAL = "The documents don't say."
+LOW_CONFIDENCE = (
+    "Low confidence: the closest sentences may not answer exactly this question. "
+    "Check the source before relying on it."
+)
 
 
 class AnswerWriter(Protocol):

@@ -51,3 +51,17 @@ def llm_identity(settings: Settings, writer: Any = None) -> dict[str, Any]:
     else:
         identity["model"] = settings.llm.model
     return identity
+
+
+def answerability_identity(settings: Settings) -> dict[str, Any]:
+    """Who decides to refuse; for the calibrated model, its file's sha256 and what it was
+    fitted on (eval/train_answerability.py)."""
+    import json
+
+    from rag.models.weights import answerability_json, answerability_sha256
+
+    mode = settings.retrieval.answerability
+    if mode == "rules":
+        return {"mode": mode}
+    fitted_on = json.loads(answerability_json()).get("fitted_on", {})
+    return {"mode": mode, "sha256": answerability_sha256(), "fitted_on": fitted_on}

@@ -17,7 +17,11 @@ Definitions (also in eval/README.md):
   questions (per sentence, and per [n] marker); recall is the share of a question's gold
   sentences that its answer cites (or 1 when gold sentences are alternatives and one is cited),
   averaged over answerable questions (a refusal cites none).
-- **Refusals**: refusing is the positive class, an unanswerable question the true label.
+- **Answers that hold the gold**: `answer_contains_gold` is the share of answered answerable
+  questions whose normalised answer contains a normalised gold answer as whole words;
+  `answered_citing_gold` the share of them whose citations include a gold sentence.
+- **Refusals**: refusing is the positive class, an unanswerable question the true label;
+  `false_refusal_rate` is the share of answerable questions refused.
 """
 
 from __future__ import annotations
@@ -68,6 +72,13 @@ def token_f1(prediction: str, gold: str) -> float:
 
 def f1(prediction: str, golds: Sequence[str]) -> float:
     return max((token_f1(prediction, g) for g in golds), default=0.0)
+
+
+def contains_gold(text: str, golds: Sequence[str]) -> bool:
+    """A normalised gold answer appears, as whole words, in the normalised answer: the fair
+    test of a sentence-long answer, where exact match and F1 punish the words around it."""
+    answer = f" {normalize_answer(strip_markers(text))} "
+    return any(f" {g} " in answer for g in map(normalize_answer, golds) if g)
 
 
 def answer_scores(
@@ -187,6 +198,7 @@ class QuestionScore:
     citations: CitationCounts
     latency_s: float
     error: str = ""
+    contains_gold: bool = False  # a gold answer appears in the answer (answered answerable)
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
 
@@ -223,6 +235,7 @@ def summarize(scores: Sequence[QuestionScore], ks: Sequence[int] = (1, 3, 5)) ->
     out["answerable_exact_match"] = _mean(s.exact_match for s in answerable)
     out["answerable_f1"] = _mean(s.f1 for s in answerable)
     out["unanswerable_accuracy"] = _mean(s.exact_match for s in unanswerable)
+    out["answer_contains_gold"] = _mean(float(s.contains_gold) for s in answered)
     out["citation_precision"] = (
         sum(s.citations.supported for s in answered) / cited if cited else None
     )
@@ -232,8 +245,12 @@ def summarize(scores: Sequence[QuestionScore], ks: Sequence[int] = (1, 3, 5)) ->
     out["citation_recall"] = _mean(
         0.0 if s.refused else (s.citations.gold_cited or 0.0) for s in answerable if s.has_gold
     )
+    out["answered_citing_gold"] = _mean(
+        float(bool(s.citations.gold_cited)) for s in answered if s.has_gold
+    )
     out["refusal_precision"] = refusal_p
     out["refusal_recall"] = refusal_r
+    out["false_refusal_rate"] = _mean(float(s.refused) for s in answerable)
     out["latency_p50_s"] = percentile(latencies, 50)
     out["latency_p95_s"] = percentile(latencies, 95)
     return out
@@ -261,13 +278,18 @@ def summarize_by_type(scores: Sequence[QuestionScore]) -> dict[str, dict[str, ob
 # -- thresholds -------------------------------------------------------------------------------
 
 
-def check_thresholds(metrics: Mapping[str, object], minimums: Mapping[str, float]) -> list[str]:
-    """One line per metric below its minimum (a missing or undefined metric fails too)."""
+def check_thresholds(metrics: Mapping[str, object], bounds: Mapping[str, float]) -> list[str]:
+    """One line per metric out of bounds (a missing or undefined metric fails too). A bound is
+    a minimum, or a maximum when its name starts with "max:" ("max:false_refusal_rate")."""
     failures = []
-    for name, minimum in sorted(minimums.items()):
+    for key, bound in sorted(bounds.items()):
+        name = key.removeprefix("max:")
+        at_most = name != key
         value = metrics.get(name)
         if not isinstance(value, int | float):
-            failures.append(f"{name}: no value (minimum {minimum:.3f})")
-        elif value < minimum:
-            failures.append(f"{name}: {value:.3f} < minimum {minimum:.3f}")
+            failures.append(f"{name}: no value ({'maximum' if at_most else 'minimum'} {bound:.3f})")
+        elif at_most and value > bound:
+            failures.append(f"{name}: {value:.3f} > maximum {bound:.3f}")
+        elif not at_most and value < bound:
+            failures.append(f"{name}: {value:.3f} < minimum {bound:.3f}")
     return failures

@@ -19,6 +19,7 @@ from rag.eval.metrics import (
     answer_scores,
     check_thresholds,
     citation_counts,
+    contains_gold,
     first_hit_rank,
 )
 from rag.eval.questions import EvalQuestion, load_questions, select_questions
@@ -74,6 +75,9 @@ def evaluate_question(system: System, question: EvalQuestion, gold: Gold) -> Que
         citations=counts,
         latency_s=latency,
         error=error,
+        contains_gold=bool(
+            answer and not refused and not error and contains_gold(text, question.answers)
+        ),
     )
     row = {
         "id": question.id,
@@ -91,6 +95,7 @@ def evaluate_question(system: System, question: EvalQuestion, gold: Gold) -> Que
         "rank": rank,
         "exact_match": em,
         "f1": round(f1, 4),
+        "contains_gold": score.contains_gold,
         "citations_supported": counts.supported,
         "gold_cited": counts.gold_cited,
         "latency_s": round(latency, 4),

@@ -49,6 +49,18 @@ class KeywordIndex:
         n, df = len(self.ids), self.df.get(term, 0)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
+    def rarity(self, term: str) -> float | None:
+        """The term's IDF as a share of the largest this index can give (a term in one chunk),
+        so corpora of any size compare; None for a term no chunk holds."""
+        if term not in self.df:
+            return None
+        return self.idf(term) / self.idf("\0")  # "\0" is in no chunk: the largest IDF
+
+    def share(self, term: str) -> float | None:
+        """The share of chunks holding the term; None for a term no chunk holds."""
+        df = self.df.get(term)
+        return df / len(self.ids) if df else None
+
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """The k best chunk ids for the query, with their BM25 scores (ties by id)."""
         if self._bm25 is None or k < 1:

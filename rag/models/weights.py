@@ -239,3 +239,19 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+# -- the answerability model (rag/search/answerability.py), fitted by eval/train_answerability.py
+
+ANSWERABILITY_FILE = "answerability.json"  # package data of rag.search
+
+
+def answerability_json() -> bytes:
+    """The packaged answerability model's file, as bytes (its sha256 goes into eval reports)."""
+    from importlib.resources import files
+
+    return (files("rag.search") / ANSWERABILITY_FILE).read_bytes()
+
+
+def answerability_sha256() -> str:
+    return hashlib.sha256(answerability_json()).hexdigest()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rag.answer.citations import MARKER
+from rag.answer.writers import LOW_CONFIDENCE
 from rag.ingest.documents import Skipped
 from rag.types import Answer, Citation
 
@@ -61,6 +62,7 @@ class Turn:
     answerer: str = ""
     label: str = ""  # the heading of an error message
     searched: str = ""  # the follow-up as rewritten to stand alone, when it was
+    low_confidence: bool = False  # answered, though the evidence may not answer the question
 
 
 def paragraph_context(doc_text: str, start: int, end: int) -> tuple[str, str]:
@@ -104,6 +106,7 @@ def turn_from_answer(question: str, answer: Answer, sources: Sequence[Source]) -
         sources=list(sources),
         answerer=answer.answerer,
         searched=answer.searched,
+        low_confidence=answer.low_confidence,
     )
 
 
@@ -173,6 +176,8 @@ def _bot_bubble(i: int, turn: Turn) -> str:
         parts.append(
             f'<div class="rc-chips"><span class="rc-chips-label">Sources</span>{chips}</div>'
         )
+    if final and turn.low_confidence:
+        parts.insert(0, f'<div class="rc-label rc-low">{esc(LOW_CONFIDENCE)}</div>')
     if final:
         label = _ANSWERER_LABEL.get(turn.answerer, turn.answerer)
         parts.append(f'<div class="rc-meta">{esc(label)}</div>' if label else "")
