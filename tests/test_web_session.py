@@ -265,7 +265,7 @@ def test_an_llm_that_cannot_load_leaves_the_extractive_writer(tmp_path: Path) ->
 
 def test_api_answer_is_the_cli_json(chat: ChatSession) -> None:
     data = chat.api_answer(QUESTION)
-    assert set(data) == {"question", "searched", "answer", "refused", "citations"}
+    assert set(data) == {"question", "searched", "answer", "refused", "low_confidence", "citations"}
     assert data["question"] == QUESTION and not data["refused"]
     citations = data["citations"]
     assert isinstance(citations, list) and citations

@@ -33,7 +33,7 @@ def test_extractive_answer_cites_best_sentence_and_close_runner_up() -> None:
 def test_json_contract() -> None:
     answer = final_answer(ExtractiveWriter(0.08).stream("Why?", [ev(1, 0.9)]))
     data = json.loads(json.dumps(answer.to_json()))
-    assert set(data) == {"question", "searched", "answer", "refused", "citations"}
+    assert set(data) == {"question", "searched", "answer", "refused", "low_confidence", "citations"}
     assert data["question"] == "Why?" and data["refused"] is False
     (c,) = data["citations"]
     assert set(c) == {"n", "doc_id", "sentence_id", "start", "end", "text"}
