@@ -108,6 +108,13 @@ class LLMSettings(BaseSettings):
     context: int = 2048
     max_tokens: int = 120
     timeout_s: float = 60.0
+    evidence_k: int = Field(
+        default=4,
+        ge=1,
+        le=20,
+        description="Evidence sentences shown to the LLM when the corpus is too big to show "
+        "whole: each costs the CPU about 1.5 s to read on 2 cores.",
+    )
     prompt_corpus_max_chars: int = Field(
         default=6000,
         description="A corpus whose sentences fit in this many characters is shown whole to the "

@@ -10,9 +10,10 @@ import pytest
 from llama_index.core.base.response.schema import StreamingResponse
 from llama_index.core.query_engine import RetrieverQueryEngine
 
-from rag.answer.writers import REFUSAL
+from rag.answer.writers import MODEL_FOUND_NONE, REFUSAL, ExtractiveWriter, refusal
 from rag.engine import Engine
 from rag.errors import BadQuestion, RagError
+from rag.search.answerability import Verdict
 from rag.search.nodes import Ask
 from rag.search.postprocess import EvidencePostprocessor
 from rag.search.retrievers import HybridRetriever
@@ -141,3 +142,43 @@ def test_an_ask_is_a_query_bundle_with_the_request_options(engine: Engine) -> No
     ask = engine.ask(" Why? ", ["earlier"], writer="llm", top_k=3, evidence_k=2)
     assert isinstance(ask, Ask)
     assert (ask.asked, ask.writer, ask.top_k, ask.evidence_k) == ("Why?", "llm", 3, 2)
+
+
+class RefusingWriter(RecordingWriter):
+    """An LLM writer whose model finds no answer, whatever it is shown."""
+
+    def stream(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str | Answer]:
+        self.asked.append((question, tuple(e.sentence.id for e in evidence)))
+        yield REFUSAL
+        yield refusal(question, evidence, self.name, MODEL_FOUND_NONE)
+
+
+class Fixed:
+    """An answerability model that always gives the same verdict."""
+
+    def __init__(self, verdict: Verdict):
+        self.given = verdict
+
+    def verdict(self, question: str, evidence: Sequence[Evidence], terms: object) -> Verdict:
+        return self.given
+
+
+@pytest.mark.parametrize(
+    ("decision", "refused", "low"), [("answer", False, True), ("low", True, False)]
+)
+def test_a_model_refusal_stands_only_where_answerability_doubts_too(
+    tmp_path: Path, decision: str, refused: bool, low: bool
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "news.txt").write_text(NEWS, encoding="utf-8")
+    settings = Settings.load(docs_dir=docs, cache_dir=tmp_path / "c", answerer="llm")
+    writers = {"extractive": ExtractiveWriter(0.08), "llm": RefusingWriter("llm")}
+    engine = Engine(settings, embedder=HashingEmbedder(), writers=writers)
+    engine.ingest()
+    engine.answerability = Fixed(Verdict(decision, 0.5))  # type: ignore[assignment]
+    answer = engine.answer("Where did the ministers meet?")
+    assert answer.refused is refused and answer.low_confidence is low
+    if not refused:  # the closest evidence, quoted, and the page says it is unsure
+        assert "Yokosuka" in answer.text and answer.citations
+        assert answer.answerer == "extractive" and MODEL_FOUND_NONE in answer.note

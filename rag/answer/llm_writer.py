@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from rag.answer.citations import NO_CLAIMS, verify_answer
 from rag.answer.templates import load_prompt
-from rag.answer.writers import REFUSAL, AnswerWriter, final_answer, refusal
+from rag.answer.writers import MODEL_FOUND_NONE, REFUSAL, AnswerWriter, final_answer, refusal
 from rag.types import Answer, Evidence
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class LLMWriter:
         """The sentences the model is shown, in the order of their [n] numbers."""
         whole = self._whole_corpus()
         if not whole:
-            return list(evidence)
+            return list(evidence[: self.settings.llm.evidence_k])
         scored = {e.sentence.id: e for e in evidence}
         return [scored.get(e.sentence.id, e) for e in whole]
 
@@ -123,9 +123,7 @@ class LLMWriter:
         evidence); `evidence`, the ranked retrieval result, stays on the Answer."""
         context = evidence if context is None else context
         if not draft or _MODEL_REFUSES.search(draft) or draft.startswith(REFUSAL[:12]):
-            return refusal(
-                question, evidence, self.name, "the model found no answer in the evidence"
-            )
+            return refusal(question, evidence, self.name, MODEL_FOUND_NONE)
         embed = self.embedder.embed if self.embedder is not None else None
         verified = verify_answer(draft, question, context, self.settings.answer, embed)
         if verified.text:

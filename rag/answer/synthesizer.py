@@ -21,7 +21,7 @@ from llama_index.core.response_synthesizers import BaseSynthesizer
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from rag.answer.registry import Writers
-from rag.answer.writers import refusal
+from rag.answer.writers import MODEL_FOUND_NONE, final_answer, refusal
 from rag.search.answerability import Verdict
 from rag.search.nodes import node_evidence
 from rag.types import Answer, Evidence
@@ -67,9 +67,10 @@ class CitedSynthesizer(BaseSynthesizer):
             )
             for piece in stream:
                 if isinstance(piece, Answer):  # the last item: the verified answer
+                    piece, overruled = self._second_opinion(piece, verdict, question, evidence)
                     searched = question if question != asked else ""
                     notes = [f"follow-up rewritten by {rewritten_by}"] if rewritten_by else []
-                    low = verdict.decision == "low" and not piece.refused
+                    low = (verdict.decision == "low" or overruled) and not piece.refused
                     if low:
                         notes.append(f"low confidence (P unanswerable {verdict.unanswerable:.2f})")
                     note = "; ".join([*notes, piece.note] if piece.note else notes)
@@ -86,6 +87,20 @@ class CitedSynthesizer(BaseSynthesizer):
             source_nodes=[*nodes, *(additional_source_nodes or [])],
             metadata=metadata,
         )
+
+    def _second_opinion(
+        self, answer: Answer, verdict: Verdict, question: str, evidence: Sequence[Evidence]
+    ) -> tuple[Answer, bool]:
+        """A model that finds no answer where the answerability model is confident there is
+        one is overruled: the closest evidence is quoted, with the low-confidence note. (A
+        1.5B model refuses about a third of answerable SQuAD questions on its own; where both
+        doubt, the refusal stands.)"""
+        if not (
+            answer.refused and answer.note == MODEL_FOUND_NONE and verdict.decision == "answer"
+        ):
+            return answer, False
+        quoted = final_answer(self._writers.get("extractive").stream(question, evidence))
+        return replace(quoted, note=f"{MODEL_FOUND_NONE}: quoted the closest evidence"), True
 
     # The abstract text-only interface: this synthesizer answers from scored evidence nodes
     # (synthesize above), never from bare text chunks.

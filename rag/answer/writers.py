@@ -14,6 +14,7 @@ from rag.answer.citations import resolve
 from rag.types import Answer, Evidence
 
 REFUSAL = "The documents don't say."
+MODEL_FOUND_NONE = "the model found no answer in the evidence"  # an LLM writer's refusal note
 LOW_CONFIDENCE = (
     "Low confidence: the closest sentences may not answer exactly this question. "
     "Check the source before relying on it."
