@@ -109,7 +109,7 @@ class LLMSettings(BaseSettings):
     max_tokens: int = 120
     timeout_s: float = 60.0
     evidence_k: int = Field(
-        default=4,
+        default=2,
         ge=1,
         le=20,
         description="Evidence sentences shown to the LLM when the corpus is too big to show "
