@@ -418,7 +418,14 @@ def test_api_answers_with_the_cli_json_contract(server: Server) -> None:
 
     client = Client(server.url, verbose=False)
     result = client.predict("Why were the drills suspended?", api_name="/ask")
-    assert set(result) == {"question", "searched", "answer", "refused", "low_confidence", "citations"}
+    assert set(result) == {
+        "question",
+        "searched",
+        "answer",
+        "refused",
+        "low_confidence",
+        "citations",
+    }
     assert result["searched"] == result["question"]  # a first question is searched as asked
     assert not result["refused"] and result["citations"]
     text = (server.docs / SEED_DOC).read_text(encoding="utf-8")

@@ -56,12 +56,14 @@ def llm_identity(settings: Settings, writer: Any = None) -> dict[str, Any]:
 def answerability_identity(settings: Settings) -> dict[str, Any]:
     """Who decides to refuse; for the calibrated model, its file's sha256 and what it was
     fitted on (eval/train_answerability.py)."""
+    import hashlib
     import json
 
-    from rag.models.weights import answerability_json, answerability_sha256
+    from rag.models.weights import answerability_json
 
     mode = settings.retrieval.answerability
     if mode == "rules":
         return {"mode": mode}
-    fitted_on = json.loads(answerability_json()).get("fitted_on", {})
-    return {"mode": mode, "sha256": answerability_sha256(), "fitted_on": fitted_on}
+    data = answerability_json()
+    fitted_on = json.loads(data).get("fitted_on", {})
+    return {"mode": mode, "sha256": hashlib.sha256(data).hexdigest(), "fitted_on": fitted_on}

@@ -251,7 +251,3 @@ def answerability_json() -> bytes:
     from importlib.resources import files
 
     return (files("rag.search") / ANSWERABILITY_FILE).read_bytes()
-
-
-def answerability_sha256() -> str:
-    return hashlib.sha256(answerability_json()).hexdigest()

@@ -106,6 +106,7 @@ def features(
         absent = [r for t, r in known.items() if t not in present]
         return sum(absent) / total, max(absent, default=0.0)
 
+    missing_1, missing_3 = missing(1), missing(3)
     scores = [e.score for e in evidence[:2]] + [0.0] * 2
     dense = [e.dense for e in evidence[:2]] + [0.0] * 2
     lexical = [e.lexical for e in evidence[:3]] + [0.0]
@@ -119,10 +120,10 @@ def features(
         "dense_2": dense[1],
         "lexical_1": lexical[0],
         "lexical_max3": max(lexical),
-        "missing_1": missing(1)[0],
-        "missing_rarest_1": missing(1)[1],
-        "missing_3": missing(3)[0],
-        "missing_rarest_3": missing(3)[1],
+        "missing_1": missing_1[0],
+        "missing_rarest_1": missing_1[1],
+        "missing_3": missing_3[0],
+        "missing_rarest_3": missing_3[1],
         "missing_rarest_all": missing(len(evidence))[1],
         "unknown_words": (len(asked) - len(known)) / len(asked) if asked else 0.0,
         "question_negated": float(negated),
