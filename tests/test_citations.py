@@ -85,3 +85,17 @@ def test_verify_rejects_unsupported_answer() -> None:
     assert v.text == "" and v.problems
     v = verify_answer("The drills stalled in 1999 [1].", Q, EVIDENCE, RULES)
     assert v.text == ""
+
+
+def test_a_claim_completed_from_a_second_sentence_cites_both() -> None:
+    # the model cites the sentence it drew on, and adds a name another sentence gives
+    v = verify_answer(
+        "Ahn met Patrick Hannifin at Yokosuka. [2]", "Whom did Ahn meet?", EVIDENCE, RULES
+    )
+    assert [c.sentence_id for c in v.citations] == ["news.txt#s1", "news.txt#s2"]
+    assert v.text.endswith("[2][3]") and "also cites [3]" in v.problems[0]
+    # a claim its cited sentence hardly holds is re-cited, not completed
+    v = verify_answer(
+        "Ahn met Patrick Hannifin at Yokosuka. [1]", "Whom did Ahn meet?", EVIDENCE, RULES
+    )
+    assert v.text == "" or "news.txt#s0" not in [c.sentence_id for c in v.citations]

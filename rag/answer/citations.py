@@ -169,6 +169,14 @@ def verify_answer(
             else None
         )
         check = support(plain, cited, question, best_sim, rules)
+        if not check.supported and numbers:
+            # the model drew on the sentence it cited and took a name or a word from another
+            # one ("invited Shinjiro Koizumi", the full name said earlier): cite both
+            added = _completion(plain, cited, question, best_sim, evidence, numbers, rules)
+            if added is not None:
+                numbers = [*numbers, added]
+                problems.append(f"claim {i + 1} also cites [{added}]: {check.reason}")
+                check = Support(True, 1.0, best_sim, "")
         if not check.supported:
             alternatives = []
             for j, ev in enumerate(evidence):
@@ -189,3 +197,29 @@ def verify_answer(
         out.append(plain.rstrip() + " " + "".join(f"[{n}]" for n in numbers))
     final = " ".join(out)
     return Verified(final, resolve(final, evidence), repaired, tuple(problems))
+
+
+def _completion(
+    claim: str,
+    cited: Sequence[str],
+    question: str,
+    similarity: float | None,
+    evidence: Sequence[Evidence],
+    numbers: Sequence[int],
+    rules: AnswerSettings,
+) -> int | None:
+    """The [n] of an evidence sentence that, cited beside `cited`, makes the claim supported
+    (the first in the evidence's order); None when none does. Only for a claim
+    whose cited sentences hold most of its content already (at least the coverage a
+    paraphrase needs), so a second sentence completes the claim rather than makes it."""
+    new_words = set(tokens(claim)) - set(tokens(question))
+    found = set(tokens(" ".join(cited)))
+    floor = rules.support_min_coverage - rules.support_similarity_slack
+    if new_words and len(new_words & found) / len(new_words) < floor:
+        return None
+    for n, ev in enumerate(evidence, start=1):
+        if n in numbers:
+            continue
+        if support(claim, [*cited, ev.sentence.text], question, similarity, rules).supported:
+            return n
+    return None

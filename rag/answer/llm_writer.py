@@ -133,8 +133,11 @@ class LLMWriter:
             return Answer(
                 question, verified.text, False, verified.citations, tuple(evidence), self.name, note
             )
-        if verified.invented or verified.problems == (NO_CLAIMS,):
-            # the model made something up, or gave no answer at all: nothing survived
+        if verified.problems == (NO_CLAIMS,):
+            # a bare "[4]": the model gave no answer (the engine may quote the evidence)
+            return refusal(question, evidence, self.name, f"{MODEL_FOUND_NONE} ({NO_CLAIMS})")
+        if verified.invented:
+            # the model made something up: nothing survived
             log.info("model answer failed verification (%s); refusing", verified.problems)
             note = "nothing survived verification: " + "; ".join(verified.problems)
             return refusal(question, evidence, self.name, note)

@@ -96,7 +96,9 @@ class CitedSynthesizer(BaseSynthesizer):
         1.5B model refuses about a third of answerable SQuAD questions on its own; where both
         doubt, the refusal stands.)"""
         if not (
-            answer.refused and answer.note == MODEL_FOUND_NONE and verdict.decision == "answer"
+            answer.refused
+            and answer.note.startswith(MODEL_FOUND_NONE)
+            and verdict.decision == "answer"
         ):
             return answer, False
         quoted = final_answer(self._writers.get("extractive").stream(question, evidence))
