@@ -165,3 +165,27 @@ def test_a_question_the_llm_keeps_whole_is_searched_as_asked(tmp_path: Path) -> 
     engine = make_engine(tmp_path, writer)
     answer = engine.answer(question, HISTORY)
     assert answer.searched == "" and writer.llm.prompts  # asked, kept, searched as asked
+
+
+def test_the_follow_up_is_read_ahead_as_it_is_typed(tmp_path: Path) -> None:
+    class Recording(ScriptedLLM):
+        def __init__(self) -> None:
+            super().__init__()
+            self.warmed: list[tuple[str, bool]] = []
+
+        def warm_up(self, system: str, user_prefix: str = "", keep: bool = True) -> None:
+            self.warmed.append((user_prefix, keep))
+
+    writer = Writer()
+    writer.llm = Recording()
+    engine = make_engine(tmp_path, writer)
+    condenser = engine.condenser
+    condenser.prepare(HISTORY, "When were they")
+    assert writer.llm.warmed == []  # the LLM is not loaded on a keystroke
+    condenser.llm()
+    condenser.prepare(HISTORY, "When were they la")
+    prefix, keep = writer.llm.warmed[-1]
+    assert not keep and prefix.startswith("Q: Why were the naval drills stalled?")
+    assert prefix.endswith("Question: When were they")  # not the word still being typed
+    condenser.prepare(HISTORY, "When")
+    assert writer.llm.warmed[-1][0].endswith("Question:")

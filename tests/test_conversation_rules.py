@@ -3,11 +3,12 @@ from __future__ import annotations
 from rag.conversation.rules import (
     check_rewrite,
     conversation_block,
+    hopeless,
     needs_context,
     prefill,
     rejoin,
-    rest_after_reference,
     rule_rewrite,
+    slots,
 )
 from rag.types import Exchange
 
@@ -74,15 +75,34 @@ def test_the_reply_starts_with_the_known_words_and_stops_at_the_rest() -> None:
     q = "When were they last held?"
     assert prefill(q) == "When were "
     assert prefill("And in 2017?") == ""
-    assert rest_after_reference(q) == "last held?"
-    assert rest_after_reference("Who did he meet there?") == "?"
-    assert rejoin(" the joint naval", "last held?") is None
-    assert rejoin(" the joint naval drills las", "last held?") is None
+    assert slots(q) == [("they", " last held?")]
+    assert slots("Who did he meet there?") == [("he", " meet "), ("there", "?")]
+    assert slots("And in 2017?") == []
+    assert rejoin(" the joint naval", " last held?") is None
+    assert rejoin(" the joint naval drills las", " last held?") is None
     assert (
-        rejoin(" the joint naval drills last ", "last held?")
+        rejoin(" the joint naval drills last ", " last held?")
         == " the joint naval drills last held?"
     )
-    assert rejoin(" last ", "last held?") is None  # nothing was written for "they"
+    assert rejoin(" last ", " last held?") is None  # nothing was written for "they"
+    assert rejoin(" his Korean", " Korean counterpart?") == " his Korean counterpart?"  # kept
+
+
+def test_a_reply_that_cannot_pass_the_check_is_known_early() -> None:
+    q = "When were they last held?"
+    assert hopeless(q, "When were the joint", DRILLS) is None
+    assert hopeless(q, "When were the 2017", DRILLS) is None  # "2017" may still grow
+    assert "numbers" in hopeless(q, "When were the 2017 drills", DRILLS)
+    assert "points back" in hopeless(q, "When were those ", DRILLS)
+
+
+def test_the_noun_of_a_pointing_back_word_may_be_replaced_whole() -> None:
+    history = [Exchange("Where did the leaders hold a summit?", "In Nara [1].")]
+    q = "How long did their meeting last?"
+    assert check_rewrite(q, "How long did the summit in Nara last?", history) is None
+    assert "lost" in check_rewrite(
+        "How long did the meeting in Nara last?", "How long did Nara last?", history
+    )
 
 
 def test_the_conversation_block_cuts_answers_and_drops_markers() -> None:
@@ -139,3 +159,18 @@ def test_questions_alone_get_what_the_rule_would_have_searched() -> None:
     assert turns[0].searched == ""
     assert turns[1].searched == "Where did Seoul and Tokyo decide to restart the drills?"
     assert rule_rewrite("For what purpose?", turns).startswith("For what purpose did Seoul")
+    # the LLM is shown a pointing-back question as asked, not with the rule's bag of words
+    turns = exchanges_of_questions(
+        ["Why were the joint naval drills suspended?", "When were they last held?"]
+    )
+    assert "joint naval drills last held" in turns[1].searched
+    assert conversation_block(turns, 2, 10).endswith("Q: When were they last held?")
+
+
+def test_it_of_how_long_had_it_been_points_nowhere() -> None:
+    q = "How long had it been since they were last held?"
+    assert slots(q) == [("they", " were last held?")]
+    assert (
+        rule_rewrite(q, DRILLS) == "How long had it been since joint naval drills were last held?"
+    )
+    assert needs_context("When was it commissioned?")

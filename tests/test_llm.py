@@ -295,3 +295,23 @@ def test_chatml_prompt_defuses_special_tokens_in_text() -> None:
     prompt = chatml_prompt("S", "a <|im_end|> b <|endoftext|>")
     assert "user\na <im_end> b <endoftext><|im_end|>" in prompt
     assert prompt.count("<|im_end|>") == 2
+
+
+def test_a_read_ahead_never_waits_for_a_busy_model() -> None:
+    class Backend:
+        def __init__(self) -> None:
+            self.generate_kwargs: dict[str, object] = {}
+            self.prompts: list[str] = []
+
+        def stream_complete(self, prompt: str, formatted: bool) -> Iterator[object]:
+            self.prompts.append(prompt)
+            yield type("Chunk", (), {"delta": "x"})()
+
+    backend = Backend()
+    model = llm_module.LlamaCppLLM(backend, "fake")
+    with model._lock:  # another request is generating
+        model.warm_up(SYSTEM, "Q: a question\nQuestion: When", keep=False)
+        assert backend.prompts == []  # skipped, not queued
+    model.warm_up(SYSTEM, "Q: a question\nQuestion: When", keep=False)
+    assert backend.prompts and backend.prompts[0].endswith("Question: When")
+    assert list(model.stream(SYSTEM, "u", 1)) == ["x"]  # the lock was given back

@@ -109,6 +109,23 @@ def test_chat_follow_up_uses_the_history(chat: ChatSession) -> None:
     assert "2017" in turns[-1].text
 
 
+def test_a_follow_up_being_typed_is_read_ahead_with_this_tabs_turns(
+    chat: ChatSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[list[str], str]] = []
+    condenser = chat.engine.condenser
+    monkeypatch.setattr(condenser, "loaded", lambda: True)
+    monkeypatch.setattr(
+        condenser, "prepare", lambda h, t="": calls.append(([x.question for x in h], t))
+    )
+    chat.typing("When were they", [])  # a first question: nothing to read ahead
+    turns = final(chat, QUESTION)
+    chat.typing("", turns)
+    chat.typing("When were they", turns)
+    # (the answer's own read-ahead of the conversation runs in a thread of its own)
+    assert [c for c in calls if c[1]] == [([QUESTION], "When were they")]
+
+
 def test_chat_errors_are_friendly_messages(tmp_path: Path) -> None:
     writers = {
         "llm": Scripted("llm", ["Half an answer", ZeroDivisionError("internal detail")]),

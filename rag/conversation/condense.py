@@ -5,12 +5,15 @@ Speed on a 2-core CPU (about 10 tokens a second written, 25 read) shapes the pro
 
 - the instructions and examples (prompts/condense_system.md) are a prefix the LLM keeps
   evaluated, so they cost nothing per question;
-- the conversation is evaluated ahead, by `prepare`, while the person reads the answer, so
-  the follow-up itself is nearly all that is left to read when it comes;
+- the conversation is evaluated ahead, by `prepare`, while the person reads the answer, and
+  the follow-up as it is typed (the chat page), so little is left to read when it comes;
 - the model does not re-type what is known: its reply starts with the follow-up's own words
   up to the first pointing-back word ("When were"), and it stops as soon as it has written
   the referent and reaches the follow-up's next word ("... the drills last"), whose rest is
-  then copied ("held?").
+  then copied ("held?"); a follow-up with several pointing-back words is written slot by
+  slot the same way ("Where did [Ahn] meet [his] Korean counterpart?");
+- a reply is cut off as soon as it can no longer pass the check (a number or a word the
+  conversation never used), instead of being read to its end and then rejected.
 """
 
 from __future__ import annotations
@@ -23,14 +26,17 @@ from typing import TYPE_CHECKING, Literal
 
 from rag.answer.templates import load_prompt
 from rag.conversation.rules import (
+    MAX_REFERENT_WORDS,
     check_rewrite,
     content_words,
     conversation_block,
+    hopeless,
     needs_context,
     prefill,
     rejoin,
-    rest_after_reference,
     rule_rewrite,
+    slots,
+    words,
 )
 from rag.errors import RagError
 from rag.types import Exchange
@@ -111,25 +117,52 @@ class Condenser:
         return self.user.render(conversation=conversation, question=question)
 
     def _ask(self, model: LLM, question: str, history: Sequence[Exchange]) -> str:
-        start = prefill(question).rstrip()
-        rest = rest_after_reference(question)
+        """The model's rewrite, written slot by slot: from the follow-up's known start, it
+        writes what the first pointing-back word stands for; once it reaches the known words
+        after it, those are copied in and it goes on from the next pointing-back word."""
+        user = self._prompt(history, question)
+        budget = self.settings.condense_max_tokens
+        text = prefill(question).rstrip()
+        for _word, after in slots(question) or [("", "")]:
+            start = text.rstrip()  # a prompt ending in a space tokenizes badly
+            text, done, budget = self._write(model, user, start, after, question, history, budget)
+            if done or budget <= 0:
+                break
+        return text.strip()
+
+    def _write(
+        self,
+        model: LLM,
+        user: str,
+        start: str,
+        after: str,
+        question: str,
+        history: Sequence[Exchange],
+        budget: int,
+    ) -> tuple[str, bool, int]:
+        """One slot: the rewrite so far (`start`, what the model wrote, and `after` once it
+        reached it), whether it is finished, and the tokens left. It is finished when the
+        model wrote to the end of a question, when it gave a whole reply (repeating `start`:
+        a chat server does not continue a given start), or when what it wrote can no longer
+        pass the check."""
         generated = ""
-        stream = model.stream(
-            self.system.text,
-            self._prompt(history, question),
-            self.settings.condense_max_tokens,
-            prefill=start,
-        )
+        stream = model.stream(self.system.text, user, budget, prefill=start)
         try:
             for piece in stream:
+                budget -= 1
                 generated += piece
                 if "\n" in generated.strip():
                     generated = generated.strip().split("\n", 1)[0]
                     break
-                joined = rejoin(generated, rest)
-                if joined is not None:
-                    generated = joined
-                    break
+                whole = bool(start) and generated.strip().lower().startswith(start.lower())
+                if not whole and (joined := rejoin(generated, after)) is not None:
+                    return start + joined, False, budget
+                so_far, known = (generated, words(question)) if whole else (start + generated, [])
+                if (
+                    len(words(generated)) > len(known) + MAX_REFERENT_WORDS
+                    or hopeless(question, so_far, history) is not None
+                ):
+                    return so_far.strip(), True, 0
                 if "?" in generated:
                     generated = generated[: generated.index("?") + 1]
                     break
@@ -137,18 +170,21 @@ class Condenser:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()  # frees the model for the next caller at once
-        text = generated.strip()
-        if start and not text.lower().startswith(start.lower()):
-            text = f"{start} {text}"  # the model continued from the given start
-        return text
+        reply = generated.strip()
+        if start and reply.lower().startswith(start.lower()):
+            return reply, True, budget
+        return start + generated, True, budget
 
-    def prepare(self, history: Sequence[Exchange]) -> None:
-        """Evaluate the conversation part of the next rewrite's prompt now (while the person
-        reads the answer), so a follow-up costs little more than its own words."""
-        model = self.llm()
+    def prepare(self, history: Sequence[Exchange], typed: str = "") -> None:
+        """Evaluate the next rewrite's prompt as far as it is known: the conversation (while
+        the person reads the answer) and, as they type the follow-up, its words but the last
+        (which may still grow), so that pressing Enter leaves a word or two to read. Skipped
+        when the LLM is busy: a read-ahead never makes anyone wait."""
+        model = self.llm() if self._warm else None
         if model is None or not history:
             return
         from rag.models.llm import warm_up
 
-        prefix = self._prompt(history, "").rstrip()
+        known = typed.strip().rsplit(None, 1)[0] if len(typed.split()) > 1 else ""
+        prefix = self._prompt(history, known).rstrip()
         warm_up(model, self.system.text, prefix, keep=False)

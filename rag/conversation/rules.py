@@ -15,12 +15,17 @@ from rag.types import Exchange
 
 # Words that point back into the conversation. "the same", "the former" and "the latter" too.
 _VAGUE = re.compile(
-    r"\b(they|them|their|theirs|it|its|he|him|his|she|her|hers|that|those|these|this|"
+    r"\b(they|them|their|theirs|"
+    r"it(?!\s+(?:been|(?:is|was)\s+(?:true|possible|likely|clear|known|said|reported))\b)|"
+    r"its|he|him|his|she|her|hers|that|those|these|this|"
     r"there(?!\s+(?:is|are|was|were|has|have|had|will|would|may|might|must|can|could|should|"
     r"seems?|exists?)\b)|then|such|the same|the former|the latter)\b",
     re.I,
-)  # "there" of "there are many primes" points nowhere
+)  # "there" of "there are many primes" and "it" of "how long had it been" point nowhere
 _POSSESSIVE = {"their", "theirs", "its", "his", "her", "hers"}
+# A possessive before a noun, and that noun: "their meeting", "its crew" (not "that time":
+# "all that time" is no thing of the conversation's)
+_POSSESSED = re.compile(r"\b(?i:their|its|his|her)\s+([a-z][^\W\d_]*)")
 # A fragment that continues the previous question: "And in 2024?", "What about Japan?"
 _ELLIPSIS = re.compile(r"^\s*(and|what about|how about|and what about|what of|or)\b[\s,]*", re.I)
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
@@ -65,6 +70,9 @@ _AUXILIARY = {
     "can't",
 }
 MAX_REWRITE_CHARS = 300
+# What a pointing-back word stands for is a name or a noun phrase; twelve words written
+# without reaching the follow-up's next word are a clause copied from an answer.
+MAX_REFERENT_WORDS = 12
 
 
 def words(text: str) -> list[str]:
@@ -202,7 +210,9 @@ def exchanges_of_questions(questions: Sequence[str]) -> list[Exchange]:
 def check_rewrite(question: str, rewrite: str, history: Sequence[Exchange]) -> str | None:
     """Why an LLM's rewrite cannot be used, or None when it can. It must be one question that
     keeps the follow-up's question word and its words (the intent), and add only words that
-    the conversation used (anything else, a number above all, may be the model answering)."""
+    the conversation used (anything else, a number above all, may be the model answering).
+    The noun a possessive goes with may be replaced with the whole: "their meeting" may
+    become "the summit in Nara"."""
     rewrite = rewrite.strip()
     if not rewrite:
         return "empty"
@@ -216,20 +226,38 @@ def check_rewrite(question: str, rewrite: str, history: Sequence[Exchange]) -> s
     if wh is not None and wh not in {w.lower() for w in words(rewrite)}:
         return f"lost the question word {wh!r}"
     kept = _stems(rewrite)
-    lost = [w for w in content_words(question) if stem(w.lower()) not in kept]
+    replaceable = {m.group(1).lower() for m in _POSSESSED.finditer(question)}
+    lost = [
+        w
+        for w in content_words(question)
+        if stem(w.lower()) not in kept and w.lower() not in replaceable
+    ]
     if lost:
         return f"lost the words {lost}"
-    said = _stems(question)
+    if _stems(rewrite) <= _stems(question):
+        return "resolved nothing"  # only the follow-up's own words: it still leans on the talk
+    return _additions_problem(question, rewrite, history)
+
+
+def _additions_problem(question: str, rewrite: str, history: Sequence[Exchange]) -> str | None:
+    """What the rewrite adds that it must not: a pointing-back word of its own, a number or
+    more than one word that the conversation did not use."""
+    asked = {m.group(0).lower() for m in _VAGUE.finditer(question)}
+    own = _stems(question)
+    new_vague = []
+    for m in _VAGUE.finditer(rewrite):
+        word = m.group(0).lower()
+        # "his trip" after the rewrite named him ("When is Ahn expected to make his trip?")
+        # points inside the question, not back to the conversation
+        named = any(stem(w.lower()) not in own for w in content_words(rewrite[: m.start()]))
+        if word not in asked and not (word in _POSSESSIVE and named):
+            new_vague.append(m.group(0))
+    if new_vague:
+        return f"points back to the conversation: {new_vague}"
+    said = set(own)
     for turn in history:
         said |= _stems(turn.question) | _stems(turn.answer) | _stems(turn.searched)
     added = [w for w in content_words(rewrite) if stem(w.lower()) not in said]
-    if _stems(rewrite) <= _stems(question):
-        return "resolved nothing"  # only the follow-up's own words: it still leans on the talk
-    asked = {m.group(0).lower() for m in _VAGUE.finditer(question)}
-    if new_vague := [
-        m.group(0) for m in _VAGUE.finditer(rewrite) if m.group(0).lower() not in asked
-    ]:
-        return f"points back to the conversation: {new_vague}"
     if any(_NUMBER.search(w) for w in added):
         return f"added numbers the conversation did not use: {added}"
     if len(added) > 1:
@@ -250,30 +278,46 @@ def prefill(question: str) -> str:
     return question[: match.start()] if match and match.start() > 0 else ""
 
 
-def rest_after_reference(question: str) -> str:
-    """The follow-up's words after its last pointing-back word ("last held?" of "When were
-    they last held?"): once the model has written the referent and reaches these words, the
-    rest of the rewrite is known and generation can stop."""
+def slots(question: str) -> list[tuple[str, str]]:
+    """The follow-up after its known start, cut at each pointing-back word: (the word, the
+    follow-up's text from it to the next one). "Where did he meet his Korean counterpart?"
+    gives ("he", " meet "), ("his", " Korean counterpart?"). The model writes what each word
+    stands for; once it reaches the known text after it, that text is copied, not written."""
+    if is_ellipsis(question):
+        return []
     found = list(_VAGUE.finditer(question))
-    return question[found[-1].end() :].strip() if found else ""
+    return [
+        (m.group(0), question[m.end() : found[i + 1].start() if i + 1 < len(found) else None])
+        for i, m in enumerate(found)
+    ]
 
 
-def rejoin(generated: str, rest: str) -> str | None:
-    """The rewrite, once the model has written a referent and gone on to the first word of
-    `rest`; None until then. (A word the model would go on lengthening, "last" into "lastly",
-    is taken as written: one token saved on every rewrite is worth that rare miss.)"""
-    rest_words = words(rest)
-    if not rest_words:
+def rejoin(generated: str, after: str) -> str | None:
+    """What the model wrote for a pointing-back word, once it has gone on to the first word of
+    `after` (the known text that follows), with `after` put back whole; None until then. The
+    model may keep the word as it was ("his" of "meet his Korean counterpart"). (A word the
+    model would go on lengthening, "last" into "lastly", is taken as written: one token saved
+    on every rewrite is worth that rare miss.)"""
+    after_words = words(after)
+    if not after_words:
         return None
-    match = re.search(rf"\b{re.escape(rest_words[0])}(?=[\s?.,;!]|$)", generated, re.I)
+    match = re.search(rf"\b{re.escape(after_words[0])}(?=[\s?.,;!]|$)", generated, re.I)
     if match is None:
         return None
     before = generated[: match.start()].rstrip()
     if len(words(before)) < 1:
         return None
-    if {w.lower() for w in words(before)} & {r.lower() for r in rest_words}:
+    if {w.lower() for w in words(before)} & {a.lower() for a in after_words}:
         return None  # the model is re-ordering the question: let it finish
-    return f"{before} {rest}"
+    return f"{before}{after if after[:1].isspace() else ' ' + after}"
+
+
+def hopeless(question: str, partial: str, history: Sequence[Exchange]) -> str | None:
+    """Why a rewrite still being written can no longer pass `check_rewrite`, judged on its
+    whole words only (the last one may still grow), or None: what the model adds does not
+    go away, so there is no use waiting for the rest."""
+    whole = partial if partial[-1:] in {"", " ", "?", ",", "."} else partial.rsplit(" ", 1)[0]
+    return _additions_problem(question, whole, history)
 
 
 def conversation_block(history: Sequence[Exchange], max_turns: int, max_answer_words: int) -> str:
@@ -281,8 +325,11 @@ def conversation_block(history: Sequence[Exchange], max_turns: int, max_answer_w
     [n] markers and cut to a few words."""
     lines: list[str] = []
     for turn in history[-max_turns:]:
-        # without its answer (the /ask API), a turn is clearer as it was searched for
-        asked = turn.question if turn.answer else (turn.searched or turn.question)
+        # without its answer (the /ask API), a fragment is clearer as the rule completed it
+        # ("Where did X happen?" for "Where?"); a pointing-back question is clearer as asked
+        # than with the rule's bag of the previous turn's words in place of "they"
+        whole = turn.answer or _VAGUE.search(turn.question) or not turn.searched
+        asked = turn.question if whole else turn.searched
         lines.append(f"Q: {asked.strip()}")
         answer = re.sub(r"\s*\[\d+\]", "", turn.answer).strip()
         if answer:

@@ -188,8 +188,8 @@ class LlamaCppLLM:
         holding another prompt's tokens (the condense step's, say).
         """
         prefix = chatml_prompt(system, user_prefix).rsplit("<|im_end|>", 1)[0]
-        if not keep:
-            for _ in self._generate(prefix, max_tokens=1):
+        if not keep:  # a read-ahead: not worth making anyone wait, so skipped when busy
+            for _ in self._generate(prefix, max_tokens=1, wait=False):
                 pass
             return
         key = hashlib.sha256(f"{self.name}\n{self._llm._model.n_ctx()}\n{prefix}".encode())
@@ -213,11 +213,10 @@ class LlamaCppLLM:
     def _restore_kept(self, prompt: str) -> None:
         """Under the lock: when `prompt` starts with a kept prefix that the cache no longer
         holds, restore that prefix's state (milliseconds) instead of evaluating it again."""
-        model = self._llm._model
         for text, tokens, path in self._kept:
             if not prompt.startswith(text):
                 continue
-            n = len(tokens)
+            model, n = self._llm._model, len(tokens)
             held = model.n_tokens >= n and list(model.input_ids[:n]) == tokens
             if not held and path.exists():
                 self._load_state(path)
@@ -270,10 +269,12 @@ class LlamaCppLLM:
     def stream(self, system: str, user: str, max_tokens: int, prefill: str = "") -> Iterator[str]:
         return self._generate(chatml_prompt(system, user) + prefill, max_tokens)
 
-    def _generate(self, prompt: str, max_tokens: int) -> Iterator[str]:
+    def _generate(self, prompt: str, max_tokens: int, wait: bool = True) -> Iterator[str]:
         # The lock is held while the caller iterates; a generator dropped half-way releases it
-        # when it is closed or collected.
-        with self._lock:
+        # when it is closed or collected. Without `wait`, nothing is generated when it is held.
+        if not self._lock.acquire(blocking=wait):
+            return
+        try:
             self._restore_kept(prompt)
             self._llm.generate_kwargs.update({"max_tokens": max_tokens, "temperature": 0.0})
             try:
@@ -287,6 +288,8 @@ class LlamaCppLLM:
                         "evidence or raise RAG_LLM_CONTEXT"
                     ) from exc
                 raise
+        finally:
+            self._lock.release()
 
 
 def _messages_to_chatml(messages: Any) -> str:

@@ -189,6 +189,17 @@ def build_app(session: ChatSession) -> Any:
                 api_visibility="private",
             )
 
+        # the follow-up is read ahead as it is typed (see Condenser.prepare)
+        question.input(
+            session.typing,
+            [question, turns_state],
+            None,
+            queue=False,
+            trigger_mode="always_last",
+            show_progress="hidden",
+            api_visibility="private",
+        )
+
         def on_new_chat() -> tuple[str, list[Turn], str]:
             return render_chat([], session.n_docs()), [], SOURCES_PLACEHOLDER
 

@@ -140,18 +140,21 @@ class ChatSession:
         )
         return conversation.stream_answer(question)
 
+    def typing(self, text: str, turns: list[Turn]) -> None:
+        """The follow-up being typed in this tab, read ahead by the condense step so that
+        little is left to read when it is sent (skipped while the LLM is busy)."""
+        history = _history(turns)
+        if history and text.strip() and self.engine.condenser.loaded():
+            self.engine.condenser.prepare(history, text)
+
     def chat(
         self, question: str, turns: list[Turn], kind: str, top_k: int
     ) -> Iterator[tuple[list[Turn], str]]:
         """Yield the conversation as it grows: the question, the streamed draft, the final
         answer (which replaces the draft), or a friendly message instead of an error."""
         question = (question or "").strip()
+        history = _history(turns)
         turns = [*turns, Turn(question=question)]
-        history = [
-            Exchange(t.question, t.text, t.searched)
-            for t in turns[:-1]
-            if t.status in ("answer", "refused")
-        ]
         yield list(turns), ""
         try:
             if not self.engine.store.corpus.entries:
@@ -288,3 +291,10 @@ class ChatSession:
         notices: list[Notice] = [("ok", text)]
         notices.extend(("warn", f"Skipped {s.doc_id}: {s.reason}.") for s in report.skipped)
         return notices
+
+
+def _history(turns: Sequence[Turn]) -> list[Exchange]:
+    """A tab's answered turns, as the conversation's memory."""
+    return [
+        Exchange(t.question, t.text, t.searched) for t in turns if t.status in ("answer", "refused")
+    ]
