@@ -11,6 +11,7 @@ import pytest
 from llama_index.core.chat_engine.types import BaseChatEngine
 
 from rag.conversation.chat import Conversation
+from rag.conversation.condense import Condenser, Rewrite
 from rag.engine import Engine
 from rag.settings import Settings
 from rag.types import Answer, Evidence, Exchange
@@ -189,3 +190,37 @@ def test_the_follow_up_is_read_ahead_as_it_is_typed(tmp_path: Path) -> None:
     assert prefix.endswith("Question: When were they")  # not the word still being typed
     condenser.prepare(HISTORY, "When")
     assert writer.llm.warmed[-1][0].endswith("Question:")
+
+
+class Continuing:
+    """An LLM that continues the given start of its reply (as llama.cpp does), from a script
+    of continuations, word by word; records each start it was given."""
+
+    name = "continuing"
+
+    def __init__(self, *continuations: str):
+        self.continuations = list(continuations)
+        self.starts: list[str] = []
+        self.pieces_read = 0
+
+    def stream(self, system: str, user: str, max_tokens: int, prefill: str = "") -> Iterator[str]:
+        self.starts.append(prefill)
+        for word in self.continuations.pop(0).split(" ")[1:]:
+            self.pieces_read += 1
+            yield " " + word
+
+
+def test_several_pointing_back_words_are_written_slot_by_slot(tmp_path: Path) -> None:
+    settings = Settings.load(docs_dir=tmp_path, cache_dir=tmp_path / "c", condense="llm")
+    history = [Exchange("Who is Japan's defense minister?", "Shinjiro Koizumi [1].")]
+    model = Continuing(" Shinjiro Koizumi meet his", " his Korean counterpart?")
+    rewrite = Condenser(settings.chat, lambda: model).rewrite(
+        "Where did he meet his Korean counterpart?", history
+    )
+    assert model.starts == ["Where did", "Where did Shinjiro Koizumi meet"]
+    assert rewrite == Rewrite("Where did Shinjiro Koizumi meet his Korean counterpart?", "llm")
+    # a reply that adds a number the conversation never used is cut off there, and ruled out
+    model = Continuing(" the 2019 summit talks and more words to come")
+    rewrite = Condenser(settings.chat, lambda: model).rewrite("When was he there?", history)
+    assert rewrite.method == "rules" and "'When was the 2019 summit' rejected" in rewrite.note
+    assert model.pieces_read == 3  # "the", "2019", "summit": no more was read

@@ -7,6 +7,7 @@ from rag.conversation.rules import (
     needs_context,
     prefill,
     rejoin,
+    rejoin_slot,
     rule_rewrite,
     slots,
 )
@@ -174,3 +175,10 @@ def test_it_of_how_long_had_it_been_points_nowhere() -> None:
         rule_rewrite(q, DRILLS) == "How long had it been since joint naval drills were last held?"
     )
     assert needs_context("When was it commissioned?")
+
+
+def test_a_possessive_s_noun_replaced_whole_is_rejoined_after_it() -> None:
+    after = " meeting last?"
+    assert rejoin_slot(" the summit in Nara last", "their", after) == " the summit in Nara last?"
+    assert rejoin_slot(" their meeting", "their", after) == " their meeting last?"
+    assert rejoin_slot(" the summit in Nara last", "they", after) is None  # not a possessive

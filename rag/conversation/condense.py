@@ -33,7 +33,7 @@ from rag.conversation.rules import (
     hopeless,
     needs_context,
     prefill,
-    rejoin,
+    rejoin_slot,
     rule_rewrite,
     slots,
     words,
@@ -123,9 +123,11 @@ class Condenser:
         user = self._prompt(history, question)
         budget = self.settings.condense_max_tokens
         text = prefill(question).rstrip()
-        for _word, after in slots(question) or [("", "")]:
+        for word, after in slots(question) or [("", "")]:
             start = text.rstrip()  # a prompt ending in a space tokenizes badly
-            text, done, budget = self._write(model, user, start, after, question, history, budget)
+            text, done, budget = self._write(
+                model, user, start, (word, after), question, history, budget
+            )
             if done or budget <= 0:
                 break
         return text.strip()
@@ -135,13 +137,14 @@ class Condenser:
         model: LLM,
         user: str,
         start: str,
-        after: str,
+        slot: tuple[str, str],
         question: str,
         history: Sequence[Exchange],
         budget: int,
     ) -> tuple[str, bool, int]:
-        """One slot: the rewrite so far (`start`, what the model wrote, and `after` once it
-        reached it), whether it is finished, and the tokens left. It is finished when the
+        """One slot, a pointing-back word and the known text after it: the rewrite so far
+        (`start`, what the model wrote, and the known text once it reached it), whether it is
+        finished, and the tokens left. It is finished when the
         model wrote to the end of a question, when it gave a whole reply (repeating `start`:
         a chat server does not continue a given start), or when what it wrote can no longer
         pass the check."""
@@ -155,11 +158,11 @@ class Condenser:
                     generated = generated.strip().split("\n", 1)[0]
                     break
                 whole = bool(start) and generated.strip().lower().startswith(start.lower())
-                if not whole and (joined := rejoin(generated, after)) is not None:
+                if not whole and (joined := rejoin_slot(generated, *slot)) is not None:
                     return start + joined, False, budget
-                so_far, known = (generated, words(question)) if whole else (start + generated, [])
+                so_far = generated if whole else start + generated
                 if (
-                    len(words(generated)) > len(known) + MAX_REFERENT_WORDS
+                    len(words(so_far)) > len(words(question)) + MAX_REFERENT_WORDS
                     or hopeless(question, so_far, history) is not None
                 ):
                     return so_far.strip(), True, 0

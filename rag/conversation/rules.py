@@ -70,8 +70,8 @@ _AUXILIARY = {
     "can't",
 }
 MAX_REWRITE_CHARS = 300
-# What a pointing-back word stands for is a name or a noun phrase; twelve words written
-# without reaching the follow-up's next word are a clause copied from an answer.
+# What pointing-back words stand for are names or noun phrases; a rewrite twelve words
+# longer than the follow-up has a clause copied from an answer in it.
 MAX_REFERENT_WORDS = 12
 
 
@@ -310,6 +310,17 @@ def rejoin(generated: str, after: str) -> str | None:
     if {w.lower() for w in words(before)} & {a.lower() for a in after_words}:
         return None  # the model is re-ordering the question: let it finish
     return f"{before}{after if after[:1].isspace() else ' ' + after}"
+
+
+def rejoin_slot(generated: str, word: str, after: str) -> str | None:
+    """`rejoin`, and for a possessive ("their" of "their meeting last?") also once the model
+    has gone past the noun it replaced whole ("the summit in Nara last")."""
+    joined = rejoin(generated, after)
+    if joined is None and word.lower() in _POSSESSIVE:
+        noun = re.match(r"\s*[a-z][^\W\d_]*", after)
+        if noun and words(after[noun.end() :]):
+            joined = rejoin(generated, after[noun.end() :])
+    return joined
 
 
 def hopeless(question: str, partial: str, history: Sequence[Exchange]) -> str | None:
