@@ -122,13 +122,11 @@ def _import(module: str, package: str) -> ModuleType:
 class LlamaCppLLM:
     """A GGUF model run in-process by llama.cpp, through LlamaIndex's ``LlamaCPP``.
 
-    ``LlamaCPP`` is used rather than ``llama_cpp.Llama`` directly since it does not get in
-    the way of llama.cpp's prefix cache: it holds one ``Llama`` and passes the prompt through
-    unchanged (``formatted=True``), so consecutive calls re-use the common prefix (measured in
-    bench/bench_llm.py). Its gotchas in llama-index-llms-llama-cpp 0.7, handled here: it
-    ignores per-call kwargs (max_tokens comes from its ``generate_kwargs``, so that dict is
-    set per call, under the lock); it mutates that dict (``stream``) on every call, so it is
-    not safe for concurrent use; and it would download a model from the internet when
+    ``LlamaCPP`` holds one ``Llama`` and passes the prompt through unchanged
+    (``formatted=True``), so consecutive calls re-use the common prefix (bench/bench_llm.py).
+    Its gotchas (llama-index-llms-llama-cpp 0.7), handled here: it ignores per-call kwargs
+    (max_tokens comes from its ``generate_kwargs``, set per call under the lock); it mutates
+    that dict on every call (not safe for concurrent use); it would download a model when
     ``model_path`` is None (never the case here).
     """
 
@@ -183,9 +181,8 @@ class LlamaCppLLM:
         own tokens (and the weights are paged in before anyone waits).
 
         A kept prefix is also saved to a state file (about 20 MB for 700 tokens), restored by
-        the next process that warms up with the same prefix (a one-shot `rag ask` then skips
-        its evaluation) and by this one whenever a prompt starting with it finds the cache
-        holding another prompt's tokens (the condense step's, say).
+        the next process warming up with it (a one-shot `rag ask`) and by this one whenever a
+        prompt starting with it finds the cache holding another (the condense step's, say).
         """
         prefix = chatml_prompt(system, user_prefix).rsplit("<|im_end|>", 1)[0]
         if not keep:  # a read-ahead: not worth making anyone wait, so skipped when busy
@@ -282,12 +279,12 @@ class LlamaCppLLM:
                     if chunk.delta:
                         yield chunk.delta
             except ValueError as exc:
-                if "exceed context window" in str(exc):
-                    raise ModelError(
-                        f"the prompt is too long for the model's context ({exc}); shorten the "
-                        "evidence or raise RAG_LLM_CONTEXT"
-                    ) from exc
-                raise
+                if "exceed context window" not in str(exc):
+                    raise
+                raise ModelError(
+                    f"the prompt is too long for the model's context ({exc}); shorten the "
+                    "evidence or raise RAG_LLM_CONTEXT"
+                ) from exc
         finally:
             self._lock.release()
 
