@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 
 from rag.answer.templates import load_prompt
 from rag.conversation.rules import (
-    MAX_REFERENT_WORDS,
+    MAX_ADDED_WORDS,
     check_rewrite,
     content_words,
     conversation_block,
@@ -162,7 +162,7 @@ class Condenser:
                     return start + joined, False, budget
                 so_far = generated if whole else start + generated
                 if (
-                    len(words(so_far)) > len(words(question)) + MAX_REFERENT_WORDS
+                    len(words(so_far)) > len(words(question)) + MAX_ADDED_WORDS
                     or hopeless(question, so_far, history) is not None
                 ):
                     return so_far.strip(), True, 0

@@ -72,7 +72,7 @@ _AUXILIARY = {
 MAX_REWRITE_CHARS = 300
 # What pointing-back words stand for are names or noun phrases; a rewrite twelve words
 # longer than the follow-up has a clause copied from an answer in it.
-MAX_REFERENT_WORDS = 12
+MAX_ADDED_WORDS = 12
 
 
 def words(text: str) -> list[str]:
