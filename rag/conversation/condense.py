@@ -144,10 +144,9 @@ class Condenser:
     ) -> tuple[str, bool, int]:
         """One slot, a pointing-back word and the known text after it: the rewrite so far
         (`start`, what the model wrote, and the known text once it reached it), whether it is
-        finished, and the tokens left. It is finished when the
-        model wrote to the end of a question, when it gave a whole reply (repeating `start`:
-        a chat server does not continue a given start), or when what it wrote can no longer
-        pass the check."""
+        finished, and the tokens left. It is finished when the model wrote to the end of a
+        question, when it gave a whole reply (repeating `start`: a chat server does not
+        continue a given start), or when what it wrote can no longer pass the check."""
         generated = ""
         stream = model.stream(self.system.text, user, budget, prefill=start)
         try:

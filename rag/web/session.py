@@ -144,7 +144,7 @@ class ChatSession:
         """The follow-up being typed in this tab, read ahead by the condense step so that
         little is left to read when it is sent (skipped while the LLM is busy)."""
         history = _history(turns)
-        if history and text.strip() and self.engine.condenser.loaded():
+        if history and text.strip():
             self.engine.condenser.prepare(history, text)
 
     def chat(
