@@ -8,8 +8,11 @@ that leans on the conversation (the ones that reach the LLM) times the rewrite t
 each after an answer prompt as in a real chat:
 
 - typed: the conversation was read ahead (`Condenser.prepare`, what the chat does while the
-  person reads the answer) and so was the follow-up as it was typed, all but its last word
-  (what the chat page does on each keystroke): the added latency a person in the chat sees;
+  person reads the answer), then the follow-up is typed a character every TYPING_S seconds,
+  each keystroke read ahead as the chat page does (its `.input` event runs the latest text
+  once the previous read-ahead is done: trigger_mode="always_last"), and Enter is pressed
+  ENTER_AFTER_S after the last character; timed from Enter, a read-ahead still running
+  included: the added latency a person in the chat sees;
 - prepared: the conversation read ahead, not the follow-up (`rag chat` in a terminal);
 - cold: nothing read ahead (the /ask API, or a follow-up sent within a second).
 
@@ -25,6 +28,7 @@ import json
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,33 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_core import percentile  # noqa: E402
 
 NO_ANSWER = "The documents don't say."
+TYPING_S = 0.15  # a character every 0.15 s: 80 words a minute, a fast typist
+ENTER_AFTER_S = 0.3  # from the last character to Enter
+
+
+def type_out(condenser: Any, history: list[Exchange], question: str) -> None:
+    """Types `question` as a person would, the page reading ahead each keystroke's text (the
+    latest one, once the previous read-ahead is done), and returns when Enter is pressed."""
+    latest: list[str | None] = [None]
+    typed = threading.Event()
+
+    def page() -> None:
+        while typed.wait():
+            typed.clear()
+            text = latest[0]
+            if text is None:
+                return
+            condenser.prepare(history, text)
+
+    reader = threading.Thread(target=page, daemon=True)
+    reader.start()
+    for end in range(1, len(question) + 1):
+        latest[0] = question[:end]
+        typed.set()
+        time.sleep(TYPING_S)
+    time.sleep(ENTER_AFTER_S - TYPING_S)
+    latest[0] = None  # sent: a keystroke not yet read ahead is dropped
+    typed.set()
 
 
 def answer_prompt(writer: Any, question: str) -> None:
@@ -88,7 +119,7 @@ def main() -> None:
                 if mode != "cold":
                     condenser.prepare(history)
                 if mode == "typed":
-                    condenser.prepare(history, question)
+                    type_out(condenser, history, question)
                 started = time.perf_counter()
                 rewrite = condenser.rewrite(question, history)
                 column.append(time.perf_counter() - started)

@@ -172,24 +172,35 @@ def test_the_follow_up_is_read_ahead_as_it_is_typed(tmp_path: Path) -> None:
     class Recording(ScriptedLLM):
         def __init__(self) -> None:
             super().__init__()
-            self.warmed: list[tuple[str, bool]] = []
+            self.read: list[tuple[str, str | None]] = []
 
-        def warm_up(self, system: str, user_prefix: str = "", keep: bool = True) -> None:
-            self.warmed.append((user_prefix, keep))
+        def warm_up(self, system: str, user_prefix: str = "") -> None:
+            pass
+
+        def read_ahead(self, system: str, user: str, reply_start: str | None = None) -> None:
+            self.read.append((user, reply_start))
 
     writer = Writer()
     writer.llm = Recording()
     engine = make_engine(tmp_path, writer)
     condenser = engine.condenser
     condenser.prepare(HISTORY, "When were they")
-    assert writer.llm.warmed == []  # the LLM is not loaded on a keystroke
+    assert writer.llm.read == []  # the LLM is not loaded on a keystroke
     condenser.llm()
     condenser.prepare(HISTORY, "When were they la")
-    prefix, keep = writer.llm.warmed[-1]
-    assert not keep and prefix.startswith("Q: Why were the naval drills stalled?")
-    assert prefix.endswith("Question: When were they")  # not the word still being typed
+    user, reply_start = writer.llm.read[-1]
+    assert reply_start is None and user.startswith("Q: Why were the naval drills stalled?")
+    assert user.endswith("Question: When were they")  # not the word still being typed
     condenser.prepare(HISTORY, "When")
-    assert writer.llm.warmed[-1][0].endswith("Question:")
+    assert writer.llm.read[-1][0].endswith("Question:")
+    # a finished question: the whole prompt, as the rewrite will send it, to its known start
+    condenser.prepare(HISTORY, "When were they last held? ")
+    assert writer.llm.read[-1] == (
+        condenser._prompt(HISTORY, "When were they last held?"),
+        "When were",
+    )
+    condenser.prepare(HISTORY, "Who leads Japan's navy?")  # stands alone: nothing to rewrite
+    assert writer.llm.read[-1][1] is None
 
 
 class Continuing:

@@ -286,6 +286,27 @@ def test_prompt_prefix_state_is_saved_and_restored(
 
 
 @pytest.mark.slow
+def test_a_prompt_read_ahead_is_not_read_again(
+    real_llm: llm_module.LlamaCppLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = "Evidence:\n[1] The museum reopened on Saturday.\n\nQuestion: When did it reopen?"
+    model = real_llm._model
+    evaluated: list[int] = []
+    eval_tokens = model.eval
+    monkeypatch.setattr(
+        model, "eval", lambda tokens: (evaluated.append(len(tokens)), eval_tokens(tokens))
+    )
+    real_llm.read_ahead(SYSTEM, user, "It reopened")
+    assert evaluated  # the prompt, read now (what the cache did not hold of it)
+    evaluated.clear()
+    real_llm.read_ahead(SYSTEM, user, "It reopened")
+    assert evaluated == []  # held already: nothing read
+    reply = "".join(real_llm.stream(SYSTEM, user, 4, prefill="It reopened"))
+    assert "Saturday" in reply
+    assert evaluated and max(evaluated) == 1  # only the tokens it wrote, one at a time
+
+
+@pytest.mark.slow
 def test_real_gguf_prompt_too_long_is_a_model_error(real_llm: llm_module.LlamaCppLLM) -> None:
     with pytest.raises(ModelError, match="RAG_LLM_CONTEXT"):
         complete(real_llm, SYSTEM, "word " * 2000, max_tokens=4)
@@ -310,8 +331,10 @@ def test_a_read_ahead_never_waits_for_a_busy_model() -> None:
     backend = Backend()
     model = llm_module.LlamaCppLLM(backend, "fake")
     with model._lock:  # another request is generating
-        model.warm_up(SYSTEM, "Q: a question\nQuestion: When", keep=False)
+        model.read_ahead(SYSTEM, "Q: a question\nQuestion: When")
         assert backend.prompts == []  # skipped, not queued
-    model.warm_up(SYSTEM, "Q: a question\nQuestion: When", keep=False)
+    model.read_ahead(SYSTEM, "Q: a question\nQuestion: When")
     assert backend.prompts and backend.prompts[0].endswith("Question: When")
+    model.read_ahead(SYSTEM, "Q: a question\nQuestion: When was it?", "When was")
+    assert backend.prompts[1].endswith("When was it?<|im_end|>\n<|im_start|>assistant\nWhen was")
     assert list(model.stream(SYSTEM, "u", 1)) == ["x"]  # the lock was given back

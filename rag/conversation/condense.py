@@ -180,13 +180,18 @@ class Condenser:
     def prepare(self, history: Sequence[Exchange], typed: str = "") -> None:
         """Evaluate the next rewrite's prompt as far as it is known: the conversation (while
         the person reads the answer) and, as they type the follow-up, its words but the last
-        (which may still grow), so that pressing Enter leaves a word or two to read. Skipped
-        when the LLM is busy: a read-ahead never makes anyone wait."""
+        (which may still grow), or, once it ends with a question mark, the whole prompt up to
+        the reply's known start, so that pressing Enter leaves little or nothing to read.
+        Skipped when the LLM is busy: a read-ahead never makes anyone wait."""
         model = self.llm() if self._warm else None
         if model is None or not history:
             return
-        from rag.models.llm import warm_up
+        from rag.models.llm import read_ahead
 
-        known = typed.strip().rsplit(None, 1)[0] if len(typed.split()) > 1 else ""
-        prefix = self._prompt(history, known).rstrip()
-        warm_up(model, self.system.text, prefix, keep=False)
+        typed = typed.strip()
+        if typed.endswith("?") and needs_context(typed):
+            start = prefill(typed).rstrip()
+            read_ahead(model, self.system.text, self._prompt(history, typed), start)
+            return
+        known = typed.rsplit(None, 1)[0] if len(typed.split()) > 1 else ""
+        read_ahead(model, self.system.text, self._prompt(history, known).rstrip())

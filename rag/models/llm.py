@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.errors import BackendMissing, ModelError
+from rag.models import kv_state
 from rag.models.weights import llm_gguf_path
 
 if TYPE_CHECKING:
@@ -61,14 +61,21 @@ def complete(llm: LLM, system: str, user: str, max_tokens: int) -> str:
     return "".join(llm.stream(system, user, max_tokens))
 
 
-def warm_up(llm: LLM, system: str, user_prefix: str = "", keep: bool = True) -> None:
+def warm_up(llm: LLM, system: str, user_prefix: str = "") -> None:
     """Pre-evaluates the fixed start of the prompt (the system prompt and, when given, the start
-    of the user message) where the backend keeps a prefix cache; else no-op. `keep` has the
-    backend keep that prefix for good (restored whenever another prompt evicted it); without
-    it the prefix is only evaluated now, ahead of a prompt expected soon."""
+    of the user message) and keeps it, where the backend keeps a prefix cache; else no-op."""
     hook = getattr(llm, "warm_up", None)
     if callable(hook):
-        hook(system, user_prefix, keep)
+        hook(system, user_prefix)
+
+
+def read_ahead(llm: LLM, system: str, user: str, reply_start: str | None = None) -> None:
+    """Pre-evaluates a prompt expected soon, where the backend keeps a prefix cache (skipped
+    when it is busy): `user` is the start of the user message, or, with `reply_start`, the
+    whole of it followed by the known start of the reply."""
+    hook = getattr(llm, "read_ahead", None)
+    if callable(hook):
+        hook(system, user, reply_start)
 
 
 def chatml_prompt(system: str, user: str) -> str:
@@ -176,84 +183,62 @@ class LlamaCppLLM:
         name = f"llama_cpp:{Path(path).stem}"
         return cls(backend, name, settings.index.cache_dir / "prompt-cache")
 
-    def warm_up(self, system: str, user_prefix: str = "", keep: bool = True) -> None:
+    def warm_up(self, system: str, user_prefix: str = "") -> None:
         """Evaluates the fixed start of the prompt now, so the first question only pays for its
-        own tokens (and the weights are paged in before anyone waits).
-
-        A kept prefix is also saved to a state file (about 20 MB for 700 tokens), restored by
-        the next process warming up with it (a one-shot `rag ask`) and by this one whenever a
-        prompt starting with it finds the cache holding another (the condense step's, say).
-        """
+        own tokens (and the weights are paged in before anyone waits), and keeps it: saved to
+        a state file (`kv_state`), restored by the next process warming up with it (a one-shot
+        `rag ask`) and by this one whenever a prompt starting with it finds the cache holding
+        another (the condense step's, say)."""
         prefix = chatml_prompt(system, user_prefix).rsplit("<|im_end|>", 1)[0]
-        if not keep:  # a read-ahead: not worth making anyone wait, so skipped when busy
-            for _ in self._generate(prefix, max_tokens=1, wait=False):
-                pass
-            return
-        key = hashlib.sha256(f"{self.name}\n{self._llm._model.n_ctx()}\n{prefix}".encode())
+        key = hashlib.sha256(f"{self.name}\n{self._model.n_ctx()}\n{prefix}".encode())
         state = self.state_dir / f"{key.hexdigest()[:24]}.state" if self.state_dir else None
         with self._lock:
-            restored = state is not None and state.exists() and self._load_state(state)
+            restored = state is not None and state.exists() and kv_state.load(self._model, state)
         if not restored:
             for _ in self._generate(prefix, max_tokens=1):
                 pass
             if state is not None:
                 with self._lock:
-                    self._save_state(state)
+                    kv_state.save(self._model, state)
         if state is not None and state.exists():
-            tokens = self._llm._model.tokenize(prefix.encode(), special=True)
+            tokens = self._model.tokenize(prefix.encode(), special=True)
             with self._lock:
                 self._kept = sorted(
                     [k for k in self._kept if k[0] != prefix] + [(prefix, tokens, state)],
                     key=lambda k: -len(k[1]),
                 )
 
+    def read_ahead(self, system: str, user: str, reply_start: str | None = None) -> None:
+        """Evaluates a prompt expected soon, as far as it is known, unless the model is busy
+        (a read-ahead never makes anyone wait) or holds it already."""
+        prompt = chatml_prompt(system, user)
+        prompt = prompt.rsplit("<|im_end|>", 1)[0] if reply_start is None else prompt + reply_start
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            model = getattr(self._llm, "_model", None)
+            if model is not None and kv_state.holds(
+                model, model.tokenize(prompt.encode(), special=True)
+            ):
+                return
+        finally:
+            self._lock.release()
+        for _ in self._generate(prompt, max_tokens=1, wait=False):
+            pass
+
+    @property
+    def _model(self) -> Any:
+        """The ``llama_cpp.Llama`` inside LlamaIndex's ``LlamaCPP``."""
+        return self._llm._model
+
     def _restore_kept(self, prompt: str) -> None:
         """Under the lock: when `prompt` starts with a kept prefix that the cache no longer
         holds, restore that prefix's state (milliseconds) instead of evaluating it again."""
         for text, tokens, path in self._kept:
-            if not prompt.startswith(text):
-                continue
-            model, n = self._llm._model, len(tokens)
-            held = model.n_tokens >= n and list(model.input_ids[:n]) == tokens
-            if not held and path.exists():
-                self._load_state(path)
-            return
-
-    def _load_state(self, path: Path) -> bool:
-        import ctypes
-
-        from llama_cpp import llama_cpp as C
-
-        model = self._llm._model
-        capacity = model.n_ctx()
-        tokens = (C.llama_token * capacity)()
-        count = ctypes.c_size_t(0)
-        if not C.llama_state_load_file(
-            model._ctx.ctx, str(path).encode(), tokens, capacity, ctypes.byref(count)
-        ):
-            log.warning("ignoring unreadable prompt cache %s", path)
-            model.reset()
-            return False
-        model.input_ids[: count.value] = tokens[: count.value]
-        model.n_tokens = count.value
-        model._requires_eval = True  # logits are not part of the state: re-run the last token
-        log.info("restored %d prompt tokens from %s", count.value, path.name)
-        return True
-
-    def _save_state(self, path: Path) -> None:
-        from llama_cpp import llama_cpp as C
-
-        model = self._llm._model
-        n = model.n_tokens
-        tokens = (C.llama_token * n)(*model.input_ids[:n].tolist())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        if C.llama_state_save_file(model._ctx.ctx, str(tmp).encode(), tokens, n):
-            os.replace(tmp, path)
-            for old in sorted(path.parent.glob("*.state"), key=lambda p: p.stat().st_mtime)[:-8]:
-                old.unlink(missing_ok=True)  # keep the few most recent prefixes
-        else:
-            tmp.unlink(missing_ok=True)
+            if prompt.startswith(text):
+                if not kv_state.holds(self._model, tokens) and path.exists():
+                    kv_state.load(self._model, path)
+                return
 
     @property
     def llamaindex_llm(self) -> Any:
