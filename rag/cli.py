@@ -19,6 +19,7 @@ from typing import Any
 
 import rag  # noqa: F401  (the offline and thread environment, before torch or llama.cpp load)
 from rag.errors import RagError, SettingsError
+from rag.ingest.formats import SUFFIXES
 from rag.settings import Settings
 
 log = logging.getLogger("rag")
@@ -92,7 +93,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
     engine = Engine(settings_from(args))
     report = engine.ingest()
     if not engine.store.corpus.entries:
-        raise RagError(f"no documents in {engine.settings.index.docs_dir}: add .txt or .md files")
+        raise RagError(
+            f"no documents in {engine.settings.index.docs_dir}: add documents "
+            f"({', '.join(SUFFIXES)})"
+        )
     print(f"{len(engine.store.corpus.entries)} documents, {report.summary()}", file=sys.stderr)
     kind = engine.writers.default
     return run(lambda: Conversation(engine, prepare=True, writer=kind), input, sys.stdout)

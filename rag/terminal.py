@@ -26,7 +26,8 @@ def print_answer(answer: Answer, draft: str, out: TextIO) -> None:
     if answer.low_confidence:
         out.write(f"  ({LOW_CONFIDENCE})\n")
     for c in answer.citations:
-        out.write(f"  [{c.n}] {c.doc_id} ({c.start}-{c.end}): {c.text}\n")
+        where = f"page {c.page}, " if c.page else ""
+        out.write(f"  [{c.n}] {c.doc_id} ({where}{c.start}-{c.end}): {c.text}\n")
     if answer.searched:
         out.write(f"  searched: {answer.searched}\n")
 

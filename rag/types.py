@@ -10,6 +10,7 @@ class Document:
     doc_id: str  # path relative to the docs folder, with forward slashes
     text: str
     content_hash: str  # sha256 of the raw bytes
+    pages: tuple[int, ...] = ()  # a PDF's: the offset in text where each page starts
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Sentence:
     start: int  # document.text[start:end] == text
     end: int
     text: str
+    page: int | None = None  # 1-based page of a PDF where the sentence starts
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Citation:
     start: int
     end: int
     text: str
+    page: int | None = None  # 1-based page of a PDF where the sentence starts
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class Answer:
                     "start": c.start,
                     "end": c.end,
                     "text": c.text,
+                    "page": c.page,
                 }
                 for c in self.citations
             ],

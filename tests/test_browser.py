@@ -66,7 +66,7 @@ def _start(tmp: Path, extra_env: dict[str, str] | None = None, copy_seeds: bool 
     if copy_seeds:
         shutil.copytree(SEEDS, docs)
     else:
-        docs.mkdir()
+        docs.mkdir(exist_ok=True)  # empty, or filled by the test
     port = _free_port()
     env = {
         **os.environ,
@@ -490,6 +490,85 @@ def test_credentials_protect_the_page_and_the_api(browser: Any, tmp_path: Path) 
         context.close()
     finally:
         _stop(srv)
+
+
+# -- documents of other formats: a PDF dropped into the folder, Word and HTML uploaded -------
+
+
+@pytest.mark.browser
+def test_a_pdf_in_the_folder_is_cited_on_its_page(browser: Any, tmp_path: Path) -> None:
+    from tests.files import make_docx, make_html, make_pdf
+
+    shutil.copytree(SEEDS, tmp_path / "docs")
+    make_pdf(
+        tmp_path / "docs" / "lighthouse-log.pdf",
+        [
+            ["Lighthouse log", "The Vardø light was first lit in 1896 by the harbour board."],
+            ["The tower was painted red in 1921 and white again in 1950."],
+            [
+                "Storms",
+                "Between 1901 and 1950 the keepers recorded 212 storms strong enough to close "
+                "the harbour, most of them in January.",
+            ],
+        ],
+    )
+    srv = _start(tmp_path, copy_seeds=False)
+    context = browser.new_context(viewport={"width": 1360, "height": 1000})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        tab.goto(srv.url)
+        tab.locator("#rc-chat .rc-chat").wait_for()
+        pg = Page(tab, [], errors)
+        turn = pg.ask("How many storms did the keepers record?")
+        assert "212 storms" in turn.locator(".rc-answer").inner_text()
+        turn.locator("button.rc-cite").first.click()
+        hl = tab.locator("#rc-sources mark.rc-page-hl").first
+        hl.wait_for()
+        assert tab.locator("#rc-sources .rc-doc").inner_text() == "lighthouse-log.pdf"
+        assert tab.locator("#rc-sources .rc-doc-page").inner_text() == "page 3"
+        assert tab.locator("#rc-sources .rc-page-no").inner_text().startswith("Page 3 of 3")
+        img = tab.locator("#rc-sources img.rc-page-img")
+        assert img.evaluate("i => i.complete && i.naturalWidth > 500")
+        # the marked lines lie on the page image, near its top, where page 3's text is
+        page_box, marks = img.bounding_box(), tab.locator("#rc-sources mark.rc-page-hl")
+        assert marks.count() == 2  # the sentence wraps over two lines
+        for i in range(marks.count()):
+            box = marks.nth(i).bounding_box()
+            assert (
+                page_box["x"] <= box["x"]
+                and box["x"] + box["width"] <= page_box["x"] + page_box["width"]
+            )
+            assert 0.03 < (box["y"] - page_box["y"]) / page_box["height"] < 0.2
+        assert "212 storms" in tab.locator("#rc-sources mark.rc-hl").inner_text()
+        hl.scroll_into_view_if_needed()
+        pg.shot("15-pdf-citation-on-its-page")
+
+        # a Word file and a web page uploaded in the chat are read; a fake PDF is refused
+        make_docx(
+            tmp_path / "minutes.docx",
+            "Harbour board minutes",
+            ["The board voted to buy a new pilot boat for 40,000 crowns."],
+            [["Item", "Cost"], ["Pilot boat", "40,000 crowns"]],
+        )
+        make_html(tmp_path / "notice.html", "Ferry notice", ["The winter ferry leaves at 7:15."])
+        fake = tmp_path / "scan.pdf"
+        fake.write_text("not a pdf at all", encoding="utf-8")
+        notice = pg.upload(str(tmp_path / "minutes.docx"), str(tmp_path / "notice.html"), str(fake))
+        assert "Added minutes.docx" in notice and "Added notice.html" in notice, notice
+        assert "scan.pdf can't be added: named .pdf but its content is plain text" in notice
+        turn = pg.ask("What did the board vote to buy?")
+        assert "pilot boat" in turn.locator(".rc-answer").inner_text()
+        turn.locator("button.rc-cite").first.click()
+        tab.locator("#rc-sources mark.rc-hl").wait_for()
+        assert tab.locator("#rc-sources .rc-doc").inner_text() == "minutes.docx"
+        assert tab.locator("#rc-sources .rc-page").count() == 0
+        assert errors == []
+        context.close()
+    finally:
+        _stop(srv)
+    assert "Traceback" not in srv.log.read_text()
 
 
 # -- conversations, as a new user has them: the LLM writes and rewrites -----------------------

@@ -30,6 +30,33 @@ def test_ask_json_prints_one_object(env: Path, capsys: pytest.CaptureFixture[str
     text = (env / c["doc_id"]).read_text(encoding="utf-8")
     assert text[c["start"] : c["end"]] == c["text"]
     assert f"[{c['n']}]" in data["answer"]
+    assert c["page"] is None  # a text file has no pages
+
+
+def test_ask_about_a_pdf_cites_its_page(
+    fake_models: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag.ingest.formats import extract
+    from tests.files import make_pdf
+
+    pdf = fake_models / "report.pdf"
+    make_pdf(
+        pdf,
+        [
+            ["The harbour was quiet all winter.", "Fishing boats stayed in port."],
+            ["The pier was repaired in May by a local firm."],
+            ["The naval drills were stalled due to a 2018 dispute over a flag."],
+        ],
+    )
+    assert main(["ask", "Why were the drills stalled?", "--docs", str(fake_models), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    c = data["citations"][0]
+    assert (c["doc_id"], c["page"]) == ("report.pdf", 3)
+    extracted = extract(".pdf", pdf.read_bytes())
+    assert not isinstance(extracted, str)
+    assert extracted.text[c["start"] : c["end"]] == c["text"]
+    assert main(["ask", "Why were the drills stalled?", "--docs", str(fake_models)]) == 0
+    assert "report.pdf (page 3, " in capsys.readouterr().out
 
 
 def test_ingest_summary_and_unchanged_reingest(

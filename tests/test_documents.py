@@ -17,16 +17,18 @@ def test_reads_txt_and_md_recursively_and_skips_bad_files(
     (tmp_path / "c.txt").write_bytes(b"\x00\x01binary")
     (tmp_path / "d.txt").write_bytes("caf\xe9".encode("latin-1"))
     (tmp_path / "e.md").write_text("  \n ", encoding="utf-8")
-    (tmp_path / "f.pdf").write_bytes(b"%PDF")
+    (tmp_path / "f.pdf").write_bytes(b"%PDF")  # not even a PDF header
+    (tmp_path / "h.xlsx").write_bytes(b"PK\x03\x04")  # not a format we read: not listed
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "g.txt").write_text("secret", encoding="utf-8")
     docs, skipped = read_documents(tmp_path)
     assert [d.doc_id for d in docs] == ["a.txt", "sub/b.md"]
     reasons = {s.doc_id: s.reason for s in skipped}
-    assert set(reasons) == {"c.txt", "d.txt", "e.md"}
+    assert set(reasons) == {"c.txt", "d.txt", "e.md", "f.pdf"}
     assert "binary" in reasons["c.txt"] and "UTF-8" in reasons["d.txt"]
     assert "empty" in reasons["e.md"]
-    for name in ("c.txt", "d.txt", "e.md"):
+    assert "named .pdf but its content is plain text" in reasons["f.pdf"]
+    for name in ("c.txt", "d.txt", "e.md", "f.pdf"):
         assert name in caplog.text
 
 

@@ -153,7 +153,7 @@ def test_a_low_confidence_answer_says_so_above_its_text() -> None:
 
 
 def test_the_empty_chat_explains_itself() -> None:
-    assert "Add .txt or .md files" in render_chat([], 0)
+    assert "Add documents (.txt, .md, .html, .pdf, .docx)" in render_chat([], 0)
     assert "3 documents" in render_chat([], 3)
 
 
@@ -227,10 +227,12 @@ def test_safe_filename(name: str, safe: str) -> None:
     assert safe_filename(name) == safe
 
 
-@pytest.mark.parametrize("name", ["report.pdf", "archive.tar.gz", "README", "", "notes.md.exe"])
-def test_only_txt_and_md_are_accepted(name: str) -> None:
-    with pytest.raises(UploadRejected, match=r"only \.txt and \.md"):
+@pytest.mark.parametrize("name", ["sheet.xlsx", "archive.tar.gz", "README", "", "notes.md.exe"])
+def test_only_formats_we_read_are_accepted(name: str) -> None:
+    with pytest.raises(UploadRejected, match=r"only \.txt, \.md, \.html, \.htm, \.pdf, \.docx"):
         safe_filename(name)
+    for ok in ("Report.PDF", "page.htm", "page.html", "letter.docx"):
+        assert safe_filename(ok) == ok.rsplit(".", 1)[0] + "." + ok.rsplit(".", 1)[1].lower()
 
 
 def test_check_upload_messages() -> None:
@@ -244,6 +246,13 @@ def test_check_upload_messages() -> None:
         check_upload("c.txt", "café".encode("latin-1"), 100)
     with pytest.raises(UploadRejected, match="empty"):
         check_upload("d.md", b" \n\n", 100)
+    # the content must be what the name says
+    with pytest.raises(UploadRejected, match=r"named \.pdf but its content is plain text"):
+        check_upload("fake.pdf", b"just text", 100)
+    with pytest.raises(UploadRejected, match=r"binary file \(a PDF\)"):
+        check_upload("fake.txt", b"%PDF-1.7\n\x00\x01", 100)
+    with pytest.raises(UploadRejected, match=r"named \.docx but its content is a ZIP archive"):
+        check_upload("fake.docx", b"PK\x03\x04junk", 100)
 
 
 def test_human_size() -> None:

@@ -302,20 +302,23 @@ def test_upload_good_and_bad_files(chat: ChatSession, tmp_path: Path) -> None:
     good = up / "lighthouse.md"
     good.write_text("The lighthouse was painted red in 1921.\n", encoding="utf-8")
     pdf = up / "report.pdf"
-    pdf.write_bytes(b"%PDF-1.4")
+    pdf.write_bytes(b"%PDF-1.4")  # a header and nothing else
+    sheet = up / "sheet.xlsx"
+    sheet.write_bytes(b"PK\x03\x04")
     big = up / "big.txt"
     big.write_text("word " * 500, encoding="utf-8")
     binary = up / "blob.txt"
     binary.write_bytes(b"\x00\x01" * 10)
     calls: list[Any] = []
     notices = chat.add_files(
-        [str(good), str(pdf), str(big), str(binary)],
+        [str(good), str(pdf), str(sheet), str(big), str(binary)],
         lambda *a, **k: calls.append((a, k)),
     )
     kinds = [k for k, _ in notices]
     text = " | ".join(t for _, t in notices)
-    assert kinds.count("error") == 3, notices
-    assert "Added lighthouse.md." in text and "only .txt and .md" in text
+    assert kinds.count("error") == 4, notices
+    assert "Added lighthouse.md." in text and "report.pdf can't be added: broken PDF" in text
+    assert "only .txt, .md, .html, .htm, .pdf, .docx files can be added" in text
     assert "at most 1 KB" in text and "binary" in text
     assert "1 added" in text
     assert calls  # progress was reported

@@ -36,7 +36,7 @@ def test_json_contract() -> None:
     assert set(data) == {"question", "searched", "answer", "refused", "low_confidence", "citations"}
     assert data["question"] == "Why?" and data["refused"] is False
     (c,) = data["citations"]
-    assert set(c) == {"n", "doc_id", "sentence_id", "start", "end", "text"}
+    assert set(c) == {"n", "doc_id", "sentence_id", "start", "end", "text", "page"}
     assert TEXT[c["start"] : c["end"]] == c["text"]
     refused = refusal("Capital of France?", [], "extractive").to_json()
     assert (

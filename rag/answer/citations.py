@@ -34,11 +34,7 @@ def resolve(text: str, evidence: Sequence[Evidence]) -> tuple[Citation, ...]:
     for n in markers(text):
         if 1 <= n <= len(evidence):
             s = evidence[n - 1].sentence
-            out.append(
-                Citation(
-                    n=n, doc_id=s.doc_id, sentence_id=s.id, start=s.start, end=s.end, text=s.text
-                )
-            )
+            out.append(Citation(n, s.doc_id, s.id, s.start, s.end, s.text, s.page))
     return tuple(out)
 
 

@@ -215,7 +215,7 @@ class BaselineSystem:
                 log.warning("baseline source %d not found in %s", n, node.ref_doc_id)
                 continue
             for s in self._sentences(node.ref_doc_id, *span):
-                citations.append(Citation(n, s.doc_id, s.id, s.start, s.end, s.text))
+                citations.append(Citation(n, s.doc_id, s.id, s.start, s.end, s.text, s.page))
         return Answer(
             question=question,
             text=text,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.ingest.chunking import chunk_sentences
-from rag.ingest.sentences import split_sentences
+from rag.ingest.sentences import sentences_at, split_sentences
 from rag.types import Chunk, Document, Sentence
 
 
@@ -19,7 +19,7 @@ class DocEntry:
 
 
 def segment(doc: Document, chunk_max_chars: int, overlap: int) -> DocEntry:
-    sentences = split_sentences(doc.doc_id, doc.text)
+    sentences = split_sentences(doc.doc_id, doc.text, doc.pages)
     return DocEntry(doc, sentences, chunk_sentences(doc.text, sentences, chunk_max_chars, overlap))
 
 
@@ -51,6 +51,7 @@ class Corpus:
                 "hash": e.document.content_hash,
                 "text": e.document.text,
                 "sentences": [[s.start, s.end] for s in e.sentences],
+                **({"pages": list(e.document.pages)} if e.document.pages else {}),
                 "chunks": [[c.index, c.sentence_ids[0], len(c.sentence_ids)] for c in e.chunks],
             }
             for doc_id, e in self.entries.items()
@@ -60,11 +61,8 @@ class Corpus:
     def from_json(cls, data: dict[str, Any]) -> Corpus:
         entries = {}
         for doc_id, d in data.items():
-            doc = Document(doc_id=doc_id, text=d["text"], content_hash=d["hash"])
-            sentences = [
-                Sentence(f"{doc_id}#s{i}", doc_id, i, a, b, doc.text[a:b])
-                for i, (a, b) in enumerate(d["sentences"])
-            ]
+            doc = Document(doc_id, d["text"], d["hash"], tuple(d.get("pages", ())))
+            sentences = sentences_at(doc_id, doc.text, d["sentences"], doc.pages)
             by_id = {s.id: s for s in sentences}
             chunks = []
             for index, first_id, count in d["chunks"]:

@@ -1,18 +1,22 @@
-"""Reads a docs folder: .txt and .md files, doc_id = path relative to the folder."""
+"""Reads a docs folder: .txt, .md, .html, .pdf and .docx files (rag/ingest/formats.py), doc_id =
+path relative to the folder."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from rag.errors import DocsError
+from rag.ingest.formats import SUFFIXES, extract
 from rag.types import Document
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".txt", ".md")
+# A document already read from these very bytes (doc_id, sha256), to spare extracting it again.
+Known = Callable[[str, str], Document | None]
 
 
 @dataclass(frozen=True)
@@ -21,29 +25,23 @@ class Skipped:
     reason: str
 
 
-def decode(doc_id: str, raw: bytes) -> Document | Skipped:
-    """Bytes to a Document, or the reason it cannot be one.
-
-    Newlines are normalised as Python's text mode does, so offsets match `Path.read_text()`.
-    """
-    if b"\x00" in raw[:8192]:
-        return Skipped(doc_id, "binary file (contains NUL bytes)")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Skipped(doc_id, f"not UTF-8 (byte {exc.start}); re-save it as UTF-8")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        return Skipped(doc_id, "empty")
-    return Document(doc_id=doc_id, text=text, content_hash=hashlib.sha256(raw).hexdigest())
+def decode(doc_id: str, raw: bytes, known: Known | None = None) -> Document | Skipped:
+    """Bytes to a Document, or the reason it cannot be one."""
+    digest = hashlib.sha256(raw).hexdigest()
+    if known is not None and (doc := known(doc_id, digest)) is not None:
+        return doc
+    result = extract(PurePosixPath(doc_id).suffix, raw)
+    if isinstance(result, str):
+        return Skipped(doc_id, result)
+    return Document(doc_id=doc_id, text=result.text, content_hash=digest, pages=result.pages)
 
 
 def list_files(docs_dir: Path) -> list[Path]:
     """The candidate files under docs_dir, sorted; hidden files and folders are ignored."""
     if not docs_dir.is_dir():
         raise DocsError(
-            f"docs folder '{docs_dir}' does not exist; create it and put .txt or .md files in it, "
-            "or pass --docs DIR"
+            f"docs folder '{docs_dir}' does not exist; create it and put documents in it "
+            f"({', '.join(SUFFIXES)}), or pass --docs DIR"
         )
     return sorted(
         p
@@ -55,7 +53,7 @@ def list_files(docs_dir: Path) -> list[Path]:
 
 
 def read_documents(
-    docs_dir: Path, allow_empty: bool = False
+    docs_dir: Path, allow_empty: bool = False, known: Known | None = None
 ) -> tuple[list[Document], list[Skipped]]:
     """All readable documents of the folder, and the files skipped with a warning each."""
     docs: list[Document] = []
@@ -63,7 +61,7 @@ def read_documents(
     for path in list_files(docs_dir):
         doc_id = path.relative_to(docs_dir).as_posix()
         try:
-            result = decode(doc_id, path.read_bytes())
+            result = decode(doc_id, path.read_bytes(), known)
         except OSError as exc:
             result = Skipped(doc_id, f"unreadable: {exc.strerror}")
         if isinstance(result, Skipped):
@@ -73,7 +71,7 @@ def read_documents(
             docs.append(result)
     if not docs and not allow_empty:
         raise DocsError(
-            f"docs folder '{docs_dir}' holds no readable .txt or .md documents"
-            + (f" ({len(skipped)} skipped)" if skipped else "")
+            f"docs folder '{docs_dir}' holds no readable documents "
+            f"({', '.join(SUFFIXES)})" + (f" ({len(skipped)} skipped)" if skipped else "")
         )
     return docs, skipped

@@ -9,8 +9,9 @@ abbreviation ("Adm.", "Gen."), an initial ("J.") or an initialism ("U.S.", "e.g.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+from rag.ingest.pdf import page_of
 from rag.types import Sentence
 
 SPLITTER_VERSION = 1  # bump when segmentation changes: it rebuilds every index
@@ -224,9 +225,17 @@ def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         yield start, end
 
 
-def split_sentences(doc_id: str, text: str) -> list[Sentence]:
-    """Sentences of `text` in order; text[s.start:s.end] == s.text for every one."""
+def split_sentences(doc_id: str, text: str, pages: Sequence[int] = ()) -> list[Sentence]:
+    """Sentences of `text` in order; text[s.start:s.end] == s.text for every one. `pages` (a
+    PDF's page start offsets) gives each sentence the page it starts on."""
+    return sentences_at(doc_id, text, list(_spans(text)), pages)
+
+
+def sentences_at(
+    doc_id: str, text: str, spans: Sequence[tuple[int, int]], pages: Sequence[int] = ()
+) -> list[Sentence]:
+    """The sentences of `text` at these (start, end) spans, in order."""
     return [
-        Sentence(id=f"{doc_id}#s{i}", doc_id=doc_id, index=i, start=a, end=b, text=text[a:b])
-        for i, (a, b) in enumerate(_spans(text))
+        Sentence(f"{doc_id}#s{i}", doc_id, i, a, b, text[a:b], page_of(pages, a))
+        for i, (a, b) in enumerate(spans)
     ]

@@ -33,10 +33,11 @@ from rag.ingest.keyword import KeywordIndex
 from rag.ingest.sentences import SPLITTER_VERSION
 from rag.models.embedder import Embedder
 from rag.settings import IndexSettings
+from rag.types import Document
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: documents of any format, with a PDF's page offsets
 Progress = Callable[[int, int, str], None]  # (done, total, what)
 
 
@@ -198,16 +199,15 @@ class Store:
         A folder with no readable document is an error unless `allow_empty` (the chat lets the
         user remove the last document)."""
         t0 = time.perf_counter()
-        docs, skipped = read_documents(self.settings.docs_dir, allow_empty)
-        report = SyncReport(skipped=skipped)
         data = self._load_corpus_file()
         fresh = data is None or data.get("fingerprint") != self.fingerprint
-        report.rebuilt = data is not None and fresh  # model or chunking settings changed
+        report = SyncReport(rebuilt=data is not None and fresh)  # model or chunking changed
         self.corpus = Corpus() if fresh or data is None else Corpus.from_json(data["documents"])
         if not fresh and not self._consistent():
             log.warning("the vector store does not match the index file; rebuilding it")
             report.rebuilt = fresh = True
             self.corpus = Corpus()
+        docs, report.skipped = read_documents(self.settings.docs_dir, allow_empty, self._known)
         if fresh:
             self._drop_collections()
         current = {d.doc_id: d for d in docs}
@@ -242,6 +242,11 @@ class Store:
         report.chunks = len(self.corpus.chunks)
         report.seconds = time.perf_counter() - t0
         return report
+
+    def _known(self, doc_id: str, content_hash: str) -> Document | None:
+        """The document as indexed, when the file still has these bytes (not extracted again)."""
+        entry = self.corpus.entries.get(doc_id)
+        return entry.document if entry and entry.document.content_hash == content_hash else None
 
     def _delete_doc(self, doc_id: str) -> None:
         for kind in ("chunks", "sentences"):

@@ -42,6 +42,7 @@ def evidence_node(evidence: Evidence) -> NodeWithScore:
                 "index": s.index,
                 "start": s.start,
                 "end": s.end,
+                "page": s.page,
                 "dense": evidence.dense,
                 "lexical": evidence.lexical,
             },
@@ -59,6 +60,7 @@ def node_evidence(node: NodeWithScore) -> Evidence:
         start=int(meta["start"]),
         end=int(meta["end"]),
         text=node.node.get_content(),
+        page=None if meta.get("page") is None else int(meta["page"]),
     )
     score = float(node.score or 0.0)
     return Evidence(sentence, score, float(meta["dense"]), float(meta["lexical"]))

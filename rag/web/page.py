@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 from rag.errors import RagError
+from rag.ingest.formats import SUFFIXES
 from rag.web.render import (
     SOURCES_PLACEHOLDER,
     Turn,
@@ -87,10 +88,11 @@ def build_app(session: ChatSession) -> Any:
                     docs_html, doc_names, _ = session.documents_view()
                     upload = gr.File(
                         label=(
-                            "Add documents: .txt or .md, up to "
+                            "Add documents: .txt, .md, .html, .pdf or .docx, up to "
                             f"{human_size(settings.web.max_upload_bytes)} each"
                         ),
                         file_count="multiple",
+                        file_types=list(SUFFIXES),
                         type="filepath",
                         height=120,
                         elem_id="rc-upload",

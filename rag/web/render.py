@@ -15,6 +15,7 @@ from typing import Literal
 from rag.answer.citations import MARKER
 from rag.answer.writers import LOW_CONFIDENCE
 from rag.ingest.documents import Skipped
+from rag.ingest.pdf import PageView
 from rag.types import Answer, Citation
 
 Status = Literal["pending", "streaming", "answer", "refused", "error"]
@@ -194,7 +195,8 @@ def render_chat(turns: Sequence[Turn], n_docs: int) -> str:
         hint = (
             "Ask a question about them below."
             if n_docs
-            else "Add .txt or .md files in the <b>Documents</b> tab to get started."
+            else "Add documents (.txt, .md, .html, .pdf, .docx) in the <b>Documents</b> tab to "
+            "get started."
         )
         return (
             '<div class="rc-chat rc-chat-empty"><div class="rc-empty">'
@@ -224,7 +226,25 @@ SOURCES_PLACEHOLDER = (
 )
 
 
-def render_source(turn_index: int, turn: Turn, n: int) -> str:
+def render_page_view(view: PageView, c: Citation, doc_id: str) -> str:
+    """A PDF page as an image, with the cited sentence's lines marked over it."""
+    marks = "".join(
+        f'<mark class="rc-page-hl" data-sentence="{esc(c.sentence_id)}" style="left:{x:.3%};'
+        f'top:{y:.3%};width:{w:.3%};height:{h:.3%}"></mark>'
+        for x, y, w, h in view.boxes
+    )
+    more = f", continued on page {view.page + 1}" if view.continues else ""
+    return (
+        f'<div class="rc-page" style="aspect-ratio:{view.width}/{view.height}">'
+        f'<img class="rc-page-img" alt="Page {view.page} of {esc(doc_id)}" '
+        f'src="data:image/png;base64,{view.png_base64}">{marks}</div>'
+        f'<p class="rc-page-no">Page {view.page} of {view.pages}{more}</p>'
+    )
+
+
+def render_source(turn_index: int, turn: Turn, n: int, page: PageView | None = None) -> str:
+    """The sources panel: citation [n] of a turn, in its paragraph, and for a PDF on its
+    rendered page when `page` is given."""
     src = next((s for s in turn.sources if s.citation.n == n), None)
     if src is None:
         return SOURCES_PLACEHOLDER
@@ -248,12 +268,13 @@ def render_source(turn_index: int, turn: Turn, n: int) -> str:
         f"{esc(o.doc_id)}</button>"
         for o in (s.citation for s in turn.sources)
     )
+    where = f'<span class="rc-doc-page">page {c.page}</span>' if c.page else ""
     return (
         '<div class="rc-sources">'
         f'<div class="rc-src-head"><span class="rc-cite rc-cite-plain">{c.n}</span>'
-        f'<span class="rc-doc" title="{esc(c.doc_id)}">{esc(c.doc_id)}</span></div>'
+        f'<span class="rc-doc" title="{esc(c.doc_id)}">{esc(c.doc_id)}</span>{where}</div>'
         f'<div class="rc-src-q">Cited in the answer to “{esc(turn.question)}”</div>'
-        f"{body}"
+        f"{render_page_view(page, c, c.doc_id) if page else ''}{body}"
         f'<div class="rc-chips"><span class="rc-chips-label">All sources</span>{others}</div>'
         "</div>"
     )

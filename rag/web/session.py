@@ -6,6 +6,7 @@ every visitor and never changed to serve one of them.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from rag.conversation.chat import Conversation
 from rag.errors import BadQuestion, DocsError, RagError
 from rag.ingest.documents import Skipped
+from rag.ingest.pdf import PageView, render_page
 from rag.types import Answer, Exchange
 from rag.web.render import (
     SOURCES_PLACEHOLDER,
@@ -158,9 +160,7 @@ class ChatSession:
         yield list(turns), ""
         try:
             if not self.engine.store.corpus.entries:
-                raise DocsError(
-                    "no documents are indexed yet; add .txt or .md files in the Documents tab"
-                )
+                raise DocsError("no documents are indexed yet; add documents in the Documents tab")
             draft = ""
             final: Answer | None = None
             for piece in self.answer(question, history, kind, top_k):
@@ -197,7 +197,22 @@ class ChatSession:
             return SOURCES_PLACEHOLDER
         if not 0 <= i < len(turns):
             return SOURCES_PLACEHOLDER
-        return render_source(i, turns[i], k)
+        return render_source(i, turns[i], k, self._page_view(turns[i], k))
+
+    def _page_view(self, turn: Turn, n: int) -> PageView | None:
+        """The PDF page of citation [n], drawn, while the file is still the one that was cited."""
+        c = next((s.citation for s in turn.sources if s.citation.n == n and s.found), None)
+        entry = self.engine.store.corpus.entries.get(c.doc_id) if c and c.page else None
+        if c is None or entry is None or entry.document.text[c.start : c.end] != c.text:
+            return None
+        try:
+            raw = (self.engine.store.docs_dir / c.doc_id).read_bytes()
+            if hashlib.sha256(raw).hexdigest() != entry.document.content_hash:
+                return None  # changed on disk since it was indexed: the text view stands
+            return render_page(raw, entry.document.pages, c.start, c.end)
+        except Exception:  # a page image is a nicety: the text view stands without it
+            log.exception("drawing page %s of %s failed", c.page, c.doc_id)
+            return None
 
     def api_answer(self, question: str, history: Sequence[str] = ()) -> dict[str, object]:
         """The /ask API: the JSON of `rag ask --json`, from the default writer."""

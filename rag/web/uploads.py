@@ -1,5 +1,6 @@
-"""Pure: what an uploaded file must be to become a document. A plain .txt or .md name (no
-folders, no hidden files), no larger than RAG_MAX_UPLOAD_BYTES, UTF-8 text that is not empty.
+"""Pure: what an uploaded file must be to become a document. A plain name of a format we read
+(.txt, .md, .html, .htm, .pdf, .docx; no folders, no hidden files), no larger than
+RAG_MAX_UPLOAD_BYTES, with content of that type that holds text (rag/ingest/formats.py).
 Every refusal is an UploadRejected whose message tells the user what to do."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ _UNSAFE = re.compile(r"[^\w.\- ]+")
 def safe_filename(name: str) -> str:
     """A plain file name for an uploaded file: no folders, no hidden files, no odd characters.
 
-    Raises UploadRejected when it is not a .txt or .md file.
+    Raises UploadRejected when it is not a format we read.
     """
     base = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
     base = re.sub(r"\s+", " ", _UNSAFE.sub("_", base)).strip().rstrip(" .")
@@ -33,8 +34,8 @@ def safe_filename(name: str) -> str:
         kind = f"a {suffix} file" if suffix else "a file without an extension"
         shown = base or "the file"
         raise UploadRejected(
-            f"{shown}: only .txt and .md files can be added (this is {kind}). Save it as plain "
-            "text first."
+            f"{shown}: only {', '.join(SUFFIXES)} files can be added (this is {kind}). Save it "
+            "as one of those first."
         )
     stem = stem.strip(" ._-")[:80].rstrip(" ._-") or "document"
     return stem + suffix

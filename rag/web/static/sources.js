@@ -6,6 +6,6 @@ element.addEventListener('click', (event) => {
   trigger('cite', {turn: Number(target.dataset.turn), n: Number(target.dataset.n)});
 });
 watch('value', () => {
-  const mark = element.querySelector('mark.rc-hl');
+  const mark = element.querySelector('mark.rc-page-hl') || element.querySelector('mark.rc-hl');
   if (mark) mark.scrollIntoView({block: 'nearest'});
 });
