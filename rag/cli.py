@@ -46,7 +46,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.models.embedder import make_embedder
 
     settings = settings_from(args)
-    report = Store(settings.index, make_embedder(settings.index)).sync()
+    try:
+        report = Store(settings.index, make_embedder(settings.index)).sync()
+    except KeyboardInterrupt:
+        print(
+            "interrupted: the documents written so far are kept; run `rag ingest` again to "
+            "resume where it stopped",
+            file=sys.stderr,
+        )
+        return 130
     for skipped in report.skipped:
         print(f"skipped {skipped.doc_id}: {skipped.reason}", file=sys.stderr)
     print(report.summary())

@@ -86,6 +86,7 @@ class Engine:
         """The question as it travels through the engine: checked as asked, made to stand alone
         for retrieval (the condense step) when it leans on `history`."""
         asked = check_question(question, self.settings.retrieval.max_question_chars)
+        self.store.refresh()  # documents another process indexed since
         turns = (
             exchanges_of_questions([str(t) for t in history])
             if all(isinstance(t, str) for t in history)

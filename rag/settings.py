@@ -44,6 +44,12 @@ class IndexSettings(BaseSettings):
     embed_batch_size: int = 64
     chunk_max_chars: int = 480
     chunk_overlap_sentences: int = 1
+    refresh_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often a running app checks the store for documents another process "
+        "indexed (a replica on the same Chroma server, or `rag ingest`).",
+    )
 
     def resolved_index_dir(self) -> Path:
         """The index folder: explicit, or one per absolute docs path so folders never share."""

@@ -1,5 +1,12 @@
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,3 +50,39 @@ def _rules_condense_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     """Follow-ups are rewritten by rule unless a test asks for an LLM: the real one must not
     load behind a fast test's back. Tests of the LLM condense step pass their own settings."""
     monkeypatch.setenv("RAG_CONDENSE", "rules")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    # next to this Python first: the venv's bin/ need not be on PATH
+    beside = Path(sys.executable).parent / "chroma"
+    exe = str(beside) if beside.exists() else shutil.which("chroma")
+    if exe is None:
+        pytest.fail("the `chroma` command (from the chromadb package) is not on PATH")
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    proc = subprocess.Popen(
+        [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("chroma run did not start")
+                time.sleep(0.3)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -62,6 +62,7 @@ class Server:
 
 
 def _start(tmp: Path, extra_env: dict[str, str] | None = None, copy_seeds: bool = True) -> Server:
+    tmp.mkdir(parents=True, exist_ok=True)
     docs = tmp / "docs"
     if copy_seeds:
         shutil.copytree(SEEDS, docs)
@@ -569,6 +570,63 @@ def test_a_pdf_in_the_folder_is_cited_on_its_page(browser: Any, tmp_path: Path) 
     finally:
         _stop(srv)
     assert "Traceback" not in srv.log.read_text()
+
+
+# -- replicas: two app processes on one Chroma server ----------------------------------------
+
+
+@pytest.mark.browser
+def test_two_replicas_on_one_chroma_server_share_the_index(
+    browser: Any, tmp_path: Path, chroma_port: int
+) -> None:
+    """A document uploaded through one app is answered by the other, without a restart, within
+    its refresh interval; neither holds index files of its own but the keyword cache."""
+    from gradio_client import Client
+
+    server = {"RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(chroma_port)}
+    shutil.copytree(SEEDS, tmp_path / "docs")
+    first = _start(tmp_path / "a", {**server, "RAG_DOCS_DIR": str(tmp_path / "docs")}, False)
+    second = None
+    try:
+        second = _start(
+            tmp_path / "b",
+            {**server, "RAG_DOCS_DIR": str(tmp_path / "docs"), "RAG_REFRESH_SECONDS": "1"},
+            copy_seeds=False,
+        )
+        assert "0 added" in second.log.read_text()  # the first one had indexed the folder
+        for srv in (first, second):
+            assert not list((tmp_path / srv.log.parent.name / "cache").rglob("chroma"))
+        ask = Client(second.url, verbose=False)
+        before = ask.predict("Who kept a weather log at the lighthouse?", api_name="/ask")
+        assert before["refused"] or "Solberg" not in before["answer"]
+
+        context = browser.new_context(viewport={"width": 1360, "height": 900})
+        tab = context.new_page()
+        tab.goto(first.url)
+        tab.locator("#rc-chat .rc-chat").wait_for()
+        note = tmp_path / "lighthouse.md"
+        note.write_text(
+            "# Lighthouse notes\n\nThe Vardø lighthouse was painted red in 1921.\n\n"
+            "Its keeper, Ingrid Solberg, kept a weather log for forty years.\n",
+            encoding="utf-8",
+        )
+        assert "Added lighthouse.md" in Page(tab, [], []).upload(str(note))
+        context.close()
+
+        deadline = time.monotonic() + 30
+        while True:  # the second app takes it in at its next refresh (1 s here)
+            after = ask.predict("Who kept a weather log at the lighthouse?", api_name="/ask")
+            if "Solberg" in after["answer"] or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert "Ingrid Solberg" in after["answer"], after
+        assert after["citations"][0]["doc_id"] == "lighthouse.md"
+    finally:
+        _stop(first)
+        if second is not None:
+            _stop(second)
+    for srv in (first, second):
+        assert srv is not None and "Traceback" not in srv.log.read_text()
 
 
 # -- conversations, as a new user has them: the LLM writes and rewrites -----------------------

@@ -15,9 +15,6 @@ from rag.types import Document
 
 log = logging.getLogger(__name__)
 
-# A document already read from these very bytes (doc_id, sha256), to spare extracting it again.
-Known = Callable[[str, str], Document | None]
-
 
 @dataclass(frozen=True)
 class Skipped:
@@ -25,11 +22,9 @@ class Skipped:
     reason: str
 
 
-def decode(doc_id: str, raw: bytes, known: Known | None = None) -> Document | Skipped:
+def decode(doc_id: str, raw: bytes, digest: str | None = None) -> Document | Skipped:
     """Bytes to a Document, or the reason it cannot be one."""
-    digest = hashlib.sha256(raw).hexdigest()
-    if known is not None and (doc := known(doc_id, digest)) is not None:
-        return doc
+    digest = digest or hashlib.sha256(raw).hexdigest()
     result = extract(PurePosixPath(doc_id).suffix, raw)
     if isinstance(result, str):
         return Skipped(doc_id, result)
@@ -52,26 +47,47 @@ def list_files(docs_dir: Path) -> list[Path]:
     )
 
 
-def read_documents(
-    docs_dir: Path, allow_empty: bool = False, known: Known | None = None
-) -> tuple[list[Document], list[Skipped]]:
-    """All readable documents of the folder, and the files skipped with a warning each."""
-    docs: list[Document] = []
-    skipped: list[Skipped] = []
+@dataclass
+class Scan:
+    docs: list[Document]  # new or changed since indexed: read and extracted
+    unchanged: list[str]  # doc_ids of files whose bytes are those indexed: not extracted
+    skipped: list[Skipped]
+
+
+def scan_documents(
+    docs_dir: Path, indexed: Callable[[str, str], bool] | None = None, allow_empty: bool = False
+) -> Scan:
+    """The documents of the folder, the files skipped with a warning each, and (given
+    `indexed(doc_id, sha256)`) the files already indexed with these very bytes."""
+    scan = Scan([], [], [])
     for path in list_files(docs_dir):
         doc_id = path.relative_to(docs_dir).as_posix()
         try:
-            result = decode(doc_id, path.read_bytes(), known)
+            raw = path.read_bytes()
         except OSError as exc:
-            result = Skipped(doc_id, f"unreadable: {exc.strerror}")
+            result: Document | Skipped = Skipped(doc_id, f"unreadable: {exc.strerror}")
+        else:
+            digest = hashlib.sha256(raw).hexdigest()
+            if indexed is not None and indexed(doc_id, digest):
+                scan.unchanged.append(doc_id)
+                continue
+            result = decode(doc_id, raw, digest)
         if isinstance(result, Skipped):
             log.warning("skipping %s: %s", doc_id, result.reason)
-            skipped.append(result)
+            scan.skipped.append(result)
         else:
-            docs.append(result)
-    if not docs and not allow_empty:
+            scan.docs.append(result)
+    if not scan.docs and not scan.unchanged and not allow_empty:
         raise DocsError(
             f"docs folder '{docs_dir}' holds no readable documents "
-            f"({', '.join(SUFFIXES)})" + (f" ({len(skipped)} skipped)" if skipped else "")
+            f"({', '.join(SUFFIXES)})" + (f" ({len(scan.skipped)} skipped)" if scan.skipped else "")
         )
-    return docs, skipped
+    return scan
+
+
+def read_documents(
+    docs_dir: Path, allow_empty: bool = False
+) -> tuple[list[Document], list[Skipped]]:
+    """All readable documents of the folder, and the files skipped with a warning each."""
+    scan = scan_documents(docs_dir, None, allow_empty)
+    return scan.docs, scan.skipped

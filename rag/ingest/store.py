@@ -1,35 +1,45 @@
-"""The only module that talks to chromadb: keeps Chroma, the corpus file and the keyword
-index in step with a docs folder, incrementally by content hash.
+"""The only module that talks to chromadb. Chroma is the index's source of truth, in the embedded
+store and on a Chroma server alike; each process keeps a view of it (the corpus, the keyword
+index) and refreshes that view when another process changed the index.
 
-Layout of an index folder:
-  corpus.json  fingerprint, docs folder, and each document's text, sentence offsets, chunks
-  keyword/     the BM25 keyword index of the chunks (rag/ingest/keyword.py)
-  chroma/      the embedded Chroma database (unless a Chroma server is configured)
-Chroma holds two collections: chunk vectors (what dense retrieval searches, through LlamaIndex's
-ChromaVectorStore) and sentence vectors (what evidence scoring compares the question with,
-fetched for the retrieved chunks' sentences only).
+Three collections, named rag_<key>_<kind>:
+  chunks  chunk vectors, texts and metadata (doc_id, hash, offsets): what dense retrieval
+          searches, through LlamaIndex's ChromaVectorStore
+  texts   per document: its extracted text, page starts, sentence offsets and chunk layout
+  docs    per document: its content hash and state, "writing" until its text and every chunk
+          are written, then "done". The collection's metadata holds the index's fingerprint
+          and a generation token that changes with every commit (what refreshes poll).
+
+A document is indexed when its docs record says "done", and a sync writes it in this order:
+docs "writing" (with the new hash), chunks of other versions deleted, text, chunk vectors in
+batches within the store's limit, docs "done" (the commit). A crash at any point leaves it
+"writing"; the next sync keeps the chunks already written for that version and embeds only
+the rest. A removal goes "removing", then vectors and text, then the docs record.
+
+Sentence vectors are not stored: evidence scoring embeds the sentences of the retrieved chunks
+when first asked, and keeps them (bounded). The index folder holds `index.json` (the docs
+folder it serves), `keyword/` (the keyword index, kept in step with the corpus) and, unless a
+Chroma server is configured, `chroma/` (the embedded database).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.errors import IndexMismatch, RagError
-from rag.ingest.corpus import Corpus, DocEntry, segment
-from rag.ingest.documents import Skipped, read_documents
-from rag.ingest.keyword import KeywordIndex
+from rag.errors import IndexMismatch
+from rag.ingest.chroma import ID_BATCH, ChromaIndex, batches, marker
+from rag.ingest.corpus import Corpus, DocEntry, entry_from_record, entry_record, segment
+from rag.ingest.documents import Skipped, scan_documents
+from rag.ingest.keyword import DocChunks, KeywordIndex
 from rag.ingest.sentences import SPLITTER_VERSION
 from rag.models.embedder import Embedder
 from rag.settings import IndexSettings
@@ -37,8 +47,10 @@ from rag.types import Document
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # 2: documents of any format, with a PDF's page offsets
+FORMAT = 3  # 3: Chroma holds the corpus; sentence vectors are embedded when asked
 Progress = Callable[[int, int, str], None]  # (done, total, what)
+SLICE = 512  # texts embedded, then written, at a time: what a crash can lose
+SENTENCE_CACHE = 50_000  # sentence vectors kept in memory (about 77 MB)
 
 
 @dataclass
@@ -48,6 +60,7 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     unchanged: int = 0
+    resumed: int = 0  # documents an interrupted sync had begun, finished by this one
     sentences: int = 0
     chunks: int = 0
     embedded: int = 0  # texts embedded by this sync; 0 when nothing changed
@@ -58,25 +71,12 @@ class SyncReport:
         return (
             f"documents: {len(self.added)} added, {len(self.updated)} updated, "
             f"{len(self.removed)} removed, {self.unchanged} unchanged, "
-            f"{len(self.skipped)} skipped; "
-            f"{self.sentences} sentences, {self.chunks} chunks; "
+            f"{len(self.skipped)} skipped"
+            + (f", {self.resumed} resumed" if self.resumed else "")
+            + f"; {self.sentences} sentences, {self.chunks} chunks; "
             f"{self.embedded} texts embedded{' (rebuilt)' if self.rebuilt else ''}; "
             f"{self.seconds:.2f} s"
         )
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Store:
@@ -85,188 +85,252 @@ class Store:
         self.embedder = embedder
         self.dir = settings.resolved_index_dir()
         self.docs_dir = settings.docs_dir.resolve()
-        self.fingerprint = {
-            "format": FORMAT,
-            "splitter": SPLITTER_VERSION,
-            "embedder": embedder.name,
-            "chunk_max_chars": settings.chunk_max_chars,
-            "chunk_overlap_sentences": settings.chunk_overlap_sentences,
-        }
-        key = json.dumps([str(self.docs_dir), str(self.dir.resolve())]).encode()
-        self.collection_prefix = "rag_" + hashlib.sha256(key).hexdigest()[:16]
+        self.fingerprint = json.dumps(
+            {
+                "format": FORMAT,
+                "splitter": SPLITTER_VERSION,
+                "embedder": embedder.name,
+                "chunk_max_chars": settings.chunk_max_chars,
+                "chunk_overlap_sentences": settings.chunk_overlap_sentences,
+            },
+            sort_keys=True,
+        )
+        # replicas on one server share the collections of a docs folder, whatever their cache
+        key = [str(self.docs_dir)] + ([] if settings.chroma_host else [str(self.dir.resolve())])
+        self.collection_prefix = "rag_" + hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
         self.corpus = Corpus()
-        self._client: Any = None
-        self._collections: dict[str, Any] = {}  # Chroma collection handles, and LlamaIndex's view
+        self.chroma = ChromaIndex(settings, self.collection_prefix, self.dir / "chroma")
         self._keyword: KeywordIndex | None = None
-        self._sentence_vectors: dict[str, np.ndarray] = {}  # cache of fetched vectors
+        self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._generation: str | None = None  # of the view: the token seen when it was loaded
+        self._checked = 0.0  # when refresh last asked the store
 
-    # -- Chroma -------------------------------------------------------------------------------
+    # -- Chroma (rag/ingest/chroma.py) ---------------------------------------------------------
 
     def connect(self) -> Any:
-        """The Chroma client (made on first use; raises RagError when the server is down)."""
-        if self._client is None:
-            import chromadb
-
-            if self.settings.chroma_host:
-                try:
-                    self._client = chromadb.HttpClient(
-                        host=self.settings.chroma_host, port=self.settings.chroma_port
-                    )
-                    self._client.heartbeat()
-                except Exception as exc:
-                    raise RagError(
-                        f"cannot reach the Chroma server at {self.settings.chroma_host}:"
-                        f"{self.settings.chroma_port}; start it with `chroma run --path DIR "
-                        "--port PORT` or unset RAG_CHROMA_HOST to use the embedded store"
-                    ) from exc
-            else:
-                self._client = chromadb.PersistentClient(path=str(self.dir / "chroma"))
-        return self._client
+        return self.chroma.connect()
 
     def collection(self, kind: str) -> Any:
-        """kind is "chunks" or "sentences"."""
-        if kind not in self._collections:
-            self._collections[kind] = self.connect().get_or_create_collection(
-                f"{self.collection_prefix}_{kind}", metadata={"hnsw:space": "cosine"}
-            )
-        return self._collections[kind]
+        return self.chroma.collection(kind)
 
     def chunk_store(self) -> Any:
-        """LlamaIndex's view of the chunk collection (one per collection handle)."""
-        from llama_index.vector_stores.chroma import ChromaVectorStore
+        return self.chroma.chunk_store()
 
-        if "chunk_store" not in self._collections:
-            self._collections["chunk_store"] = ChromaVectorStore(
-                chroma_collection=self.collection("chunks")
-            )
-        return self._collections["chunk_store"]
+    # -- the index folder ---------------------------------------------------------------------
 
-    def _drop_collections(self) -> None:
-        for kind in ("chunks", "sentences"):
-            with contextlib.suppress(Exception):
-                self.connect().delete_collection(f"{self.collection_prefix}_{kind}")
-        self._collections.clear()
-
-    # -- corpus file --------------------------------------------------------------------------
-
-    def _load_corpus_file(self) -> dict[str, Any] | None:
-        path = self.dir / "corpus.json"
-        if not path.exists():
-            return None
+    def _claim_folder(self) -> None:
+        """The index folder serves one docs folder; say so when asked to serve another."""
+        path = self.dir / "index.json"
         try:
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            served = json.loads(path.read_text(encoding="utf-8")).get("docs_dir")
         except (OSError, ValueError):
-            log.warning("index file %s is unreadable; rebuilding the index", path)
-            return None
-        if data.get("docs_dir") != str(self.docs_dir):
+            served = None
+        if served is not None and served != str(self.docs_dir):
             raise IndexMismatch(
                 f"the index at '{self.dir}' was built from the docs folder "
-                f"'{data.get('docs_dir')}', not '{self.docs_dir}'; pass another --index "
+                f"'{served}', not '{self.docs_dir}'; pass another --index "
                 "(or leave it out to get one per docs folder)"
             )
-        return data
+        if served is None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"docs_dir": str(self.docs_dir)}), encoding="utf-8")
 
-    def _save_corpus_file(self) -> None:
-        data = {
-            "fingerprint": self.fingerprint,
-            "docs_dir": str(self.docs_dir),
-            "documents": self.corpus.to_json(),
-        }
-        _atomic_write(self.dir / "corpus.json", json.dumps(data, ensure_ascii=False))
+    # -- the view: corpus and keyword index -----------------------------------------------------
 
     def open(self) -> None:
-        """Load the corpus as last synced (no document is read, nothing is embedded)."""
-        data = self._load_corpus_file()
-        if data is None or data.get("fingerprint") != self.fingerprint:
-            self.corpus = Corpus()
+        """Load the view of the index as last synced (no document is read, nothing embedded)."""
+        self._claim_folder()
+        self._load()
+
+    def refresh(self, force: bool = False) -> bool:
+        """Take in what other processes indexed since the view was loaded, checked at most every
+        refresh_seconds. True when the view changed."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.settings.refresh_seconds:
+            return False
+        self._checked = now
+        try:
+            if self.chroma.meta().get("generation") == self._generation:
+                return False
+        except Exception:  # the collection is being rebuilt, or the server is away: keep ours
+            log.warning("could not check the index for changes", exc_info=True)
+            return False
+        return self._load()
+
+    def _load(self) -> bool:
+        """Bring the view in step with the documents the store says are done."""
+        meta = self.chroma.meta()
+        if meta.get("fingerprint") not in (None, self.fingerprint):
+            want: dict[str, str] = {}  # built with other settings: a sync will rebuild it
         else:
-            self.corpus = Corpus.from_json(data["documents"])
-        self._changed()
+            states = self.chroma.states() if meta else {}
+            want = {d: h for d, (h, s) in states.items() if s == "done"}
+        have = self.corpus.hashes()
+        gone = [d for d, h in have.items() if want.get(d) != h]
+        new = sorted(d for d, h in want.items() if have.get(d) != h)
+        records = self.chroma.records({d: want[d] for d in new})
+        entries = [entry_from_record(d, r) for d, r in records.items()]
+        changed = bool(gone or entries)
+        if changed:
+            self.corpus = self.corpus.updated(gone, entries)
+        self._generation = meta.get("generation")
+        self._follow_keywords()
+        return changed
+
+    def _follow_keywords(self) -> None:
+        keyword = self._keyword or KeywordIndex.load(self.dir / "keyword")
+        entries = self.corpus.entries
+
+        def chunks_of(doc_id: str) -> DocChunks:
+            e = entries[doc_id]
+            return DocChunks(
+                doc_id,
+                e.document.content_hash,
+                [c.id for c in e.chunks],
+                [c.text for c in e.chunks],
+            )
+
+        if keyword.follow(self.corpus.hashes(), chunks_of):
+            keyword.save(self.dir / "keyword")
+        self._keyword = keyword
+
+    def keyword_index(self) -> KeywordIndex:
+        """The BM25 index of the corpus's chunks."""
+        if self._keyword is None:
+            self._follow_keywords()
+        assert self._keyword is not None
+        return self._keyword
+
+    def sentence_vectors(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """The vectors of these sentences (rows, in the order of the ids returned: those the
+        corpus holds), embedded on first use and kept (the most recently used ones)."""
+        cache = self._sentence_vectors
+        sentences = self.corpus.sentences
+        missing = [i for i in dict.fromkeys(ids) if i not in cache and i in sentences]
+        if missing:
+            vectors = self.embedder.embed([sentences[i].text for i in missing])
+            cache.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
+        found = [i for i in ids if i in cache]
+        for i in found:
+            cache.move_to_end(i)
+        rows = [cache[i] for i in found]
+        while len(cache) > SENTENCE_CACHE:
+            cache.popitem(last=False)
+        if not found:
+            return [], np.zeros((0, 1), dtype=np.float32)
+        return found, np.stack(rows)
 
     # -- sync ---------------------------------------------------------------------------------
 
-    def _consistent(self) -> bool:
-        """Does Chroma hold exactly the vectors the corpus file says it does?"""
-        expected_chunks = sum(len(e.chunks) for e in self.corpus.entries.values())
-        expected_sentences = len(self.corpus.sentences)
-        return bool(
-            self.collection("chunks").count() == expected_chunks
-            and self.collection("sentences").count() == expected_sentences
-        )
-
     def sync(self, progress: Progress | None = None, allow_empty: bool = False) -> SyncReport:
-        """Bring the index in step with the docs folder; only new and changed files are embedded.
-        A folder with no readable document is an error unless `allow_empty` (the chat lets the
-        user remove the last document)."""
+        """Bring the index in step with the docs folder: only new, changed and unfinished files
+        are read and embedded, and each document is committed as soon as it is written.
+        A folder with no readable document is an error unless `allow_empty`."""
         t0 = time.perf_counter()
-        data = self._load_corpus_file()
-        fresh = data is None or data.get("fingerprint") != self.fingerprint
-        report = SyncReport(rebuilt=data is not None and fresh)  # model or chunking changed
-        self.corpus = Corpus() if fresh or data is None else Corpus.from_json(data["documents"])
-        if not fresh and not self._consistent():
-            log.warning("the vector store does not match the index file; rebuilding it")
-            report.rebuilt = fresh = True
+        self._claim_folder()
+        report = SyncReport()
+        meta = self.chroma.meta()
+        if meta.get("fingerprint", self.fingerprint) != self.fingerprint:
+            log.warning("the index was built with other settings; rebuilding it")
+            self.chroma.drop()
             self.corpus = Corpus()
-        docs, report.skipped = read_documents(self.settings.docs_dir, allow_empty, self._known)
-        if fresh:
-            self._drop_collections()
-        current = {d.doc_id: d for d in docs}
-        old = self.corpus.entries
-        report.removed = sorted(set(old) - set(current))
-        report.added = sorted(set(current) - set(old))
-        report.updated = sorted(
-            d
-            for d in set(current) & set(old)
-            if current[d].content_hash != old[d].document.content_hash
+            report.rebuilt = True
+        states = self.chroma.states()
+        if not meta.get("fingerprint") and not report.rebuilt:
+            self.chroma.commit(self.fingerprint)  # a new index: record its fingerprint
+        done = {d: h for d, (h, s) in states.items() if s == "done"}
+        scan = scan_documents(self.settings.docs_dir, lambda d, h: done.get(d) == h, allow_empty)
+        report.skipped = scan.skipped
+        present = set(scan.unchanged) | {d.doc_id for d in scan.docs}
+        report.removed = sorted(d for d in states if d not in present)
+        report.added = sorted(d.doc_id for d in scan.docs if d.doc_id not in states)
+        report.updated = sorted(d.doc_id for d in scan.docs if d.doc_id in done)
+        report.resumed = sum(
+            1 for d in scan.docs if d.doc_id in states and states[d.doc_id][1] != "done"
         )
-        report.unchanged = len(current) - len(report.added) - len(report.updated)
-        changed = report.added + report.updated
-        if fresh or report.removed or changed:
-            for doc_id in report.removed + changed:
-                self._delete_doc(doc_id)  # also clears what a crashed sync may have left
-                self.corpus.entries.pop(doc_id, None)
-            entries = [
-                segment(
-                    current[d], self.settings.chunk_max_chars, self.settings.chunk_overlap_sentences
-                )
-                for d in changed
-            ]
-            report.embedded = self._embed_and_store(entries, progress)
-            self.corpus.entries.update((e.document.doc_id, e) for e in entries)
-            self.corpus.entries = dict(sorted(self.corpus.entries.items()))
-            self.corpus.reindex()
-            self._save_corpus_file()
-            self._changed()
-            self.keyword_index()  # rebuilt and saved for the new corpus
+        report.unchanged = len(scan.unchanged)
+        if report.removed:
+            self.chroma.remove({d: states[d][0] for d in report.removed})
+        if scan.docs:
+            report.embedded = self._write(scan.docs, states, progress)
+        if report.removed or scan.docs or report.rebuilt:
+            self.chroma.commit(self.fingerprint)
+        self._load()
         report.sentences = len(self.corpus.sentences)
         report.chunks = len(self.corpus.chunks)
         report.seconds = time.perf_counter() - t0
         return report
 
-    def _known(self, doc_id: str, content_hash: str) -> Document | None:
-        """The document as indexed, when the file still has these bytes (not extracted again)."""
-        entry = self.corpus.entries.get(doc_id)
-        return entry.document if entry and entry.document.content_hash == content_hash else None
+    def _write(
+        self,
+        docs: Sequence[Document],
+        states: dict[str, tuple[str, str]],
+        progress: Progress | None,
+    ) -> int:
+        """Write these documents, committing each once its text and chunks are all in."""
+        entries = [
+            segment(d, self.settings.chunk_max_chars, self.settings.chunk_overlap_sentences)
+            for d in docs
+        ]
+        hashes = {e.document.doc_id: e.document.content_hash for e in entries}
+        self.chroma.set_state(hashes, "writing")
+        chunks, texts = self.collection("chunks"), self.collection("texts")
+        written: set[str] = set()
+        for doc_id in (d for d in hashes if d in states):  # what earlier versions left
+            chunks.delete(where={"$and": [{"doc_id": doc_id}, {"hash": {"$ne": hashes[doc_id]}}]})
+        resumed = [d for d in hashes if states.get(d, ("", ""))[0] == hashes[d]]
+        for part in batches(resumed, ID_BATCH):
+            written.update(chunks.get(where={"doc_id": {"$in": list(part)}}, include=[])["ids"])
+        for part in batches(entries, min(ID_BATCH, self.connect().get_max_batch_size())):
+            texts.upsert(
+                ids=[e.document.doc_id for e in part],
+                embeddings=[marker(e.document.doc_id) for e in part],
+                metadatas=[entry_record(e) for e in part],
+            )
+        todo = [(e, c) for e in entries for c in e.chunks if c.id not in written]
+        left = Counter(e.document.doc_id for e, _ in todo)
+        self._finish({d: h for d, h in hashes.items() if not left[d]})  # nothing more to embed
+        from tqdm import tqdm
 
-    def _delete_doc(self, doc_id: str) -> None:
-        for kind in ("chunks", "sentences"):
-            self.collection(kind).delete(where={"doc_id": doc_id})
+        with tqdm(total=len(todo), desc="embedding", unit="chunk", disable=None) as bar:
+            if progress:
+                progress(0, len(todo), "embedding")
+            for n, part in enumerate(batches(todo, SLICE)):
+                self._add_chunks(part)
+                for e, _ in part:
+                    left[e.document.doc_id] -= 1
+                ids = {e.document.doc_id for e, _ in part}
+                self._finish({d: hashes[d] for d in ids if not left[d]})
+                bar.update(len(part))
+                if progress:
+                    progress(min((n + 1) * SLICE, len(todo)), len(todo), "embedding")
+        return len(todo)
 
-    def _embed_and_store(self, entries: Sequence[DocEntry], progress: Progress | None) -> int:
+    def _finish(self, docs: dict[str, str]) -> None:
+        """Commit these documents: their text and every chunk are written."""
+        if docs:
+            self.chroma.set_state(docs, "done")
+            self.chroma.commit(self.fingerprint)
+
+    def _add_chunks(self, part: Sequence[tuple[DocEntry, Any]]) -> None:
+        """Embed these chunks (longest first: batches of like lengths pad least) and write them
+        as LlamaIndex's ChromaVectorStore does, but with upsert: writing a chunk twice (a
+        resumed or a concurrent sync) is harmless."""
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
-        chunks = [c for e in entries for c in e.chunks]
-        sentences = [s for e in entries for s in e.sentences]
-        texts = [c.text for c in chunks] + [s.text for s in sentences]
-        vectors = self._embed_with_progress(texts, progress)
+        order = sorted(range(len(part)), key=lambda i: -len(part[i][1].text))
+        vectors = self.embedder.embed([part[i][1].text for i in order])
         nodes = []
-        for chunk, vec in zip(chunks, vectors[: len(chunks)], strict=True):
+        for i, vec in zip(order, vectors, strict=True):
+            entry, chunk = part[i]
             node = TextNode(
                 id_=chunk.id,
                 text=chunk.text,
                 embedding=vec.tolist(),
                 metadata={
                     "doc_id": chunk.doc_id,
+                    "hash": entry.document.content_hash,
                     "start": chunk.start,
                     "end": chunk.end,
                     "sentence_ids": json.dumps(chunk.sentence_ids),
@@ -274,78 +338,10 @@ class Store:
             )
             node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=chunk.doc_id)
             nodes.append(node)
-        batch = self.connect().get_max_batch_size()
-        for lo in range(0, len(nodes), batch):
-            self.chunk_store().add(nodes[lo : lo + batch])
-        for lo in range(0, len(sentences), batch):
-            part = sentences[lo : lo + batch]
-            self.collection("sentences").add(
-                ids=[s.id for s in part],
-                embeddings=vectors[len(chunks) + lo : len(chunks) + lo + len(part)],
-                metadatas=[{"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in part],
+        for batch in batches(nodes, self.connect().get_max_batch_size()):
+            self.collection("chunks").upsert(
+                ids=[n.node_id for n in batch],
+                embeddings=[n.get_embedding() for n in batch],
+                metadatas=[node_to_metadata_dict(n, remove_text=True) for n in batch],
+                documents=[n.get_content() for n in batch],
             )
-        return len(texts)
-
-    def _embed_with_progress(self, texts: list[str], progress: Progress | None) -> np.ndarray:
-        """Embed in length-sorted batches (as fast as one big encode) and report progress."""
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        from tqdm import tqdm
-
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out: np.ndarray | None = None
-        step = 256
-        if progress:
-            progress(0, len(texts), "embedding")
-        with tqdm(total=len(texts), desc="embedding", unit="text", disable=None) as bar:
-            for lo in range(0, len(order), step):
-                idx = order[lo : lo + step]
-                vecs = self.embedder.embed([texts[i] for i in idx])
-                if out is None:
-                    out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
-                out[idx] = vecs
-                bar.update(len(idx))
-                if progress:
-                    progress(min(lo + step, len(texts)), len(texts), "embedding")
-        assert out is not None
-        return out
-
-    # -- what search reads ----------------------------------------------------------------------
-
-    def _changed(self) -> None:
-        self._keyword = None
-        self._sentence_vectors.clear()
-
-    def _corpus_key(self) -> str:
-        """What the keyword index must be built from: the fingerprint and each document's hash."""
-        digest = hashlib.sha256(json.dumps(self.fingerprint, sort_keys=True).encode())
-        for doc_id, entry in self.corpus.entries.items():
-            digest.update(f"{doc_id}\0{entry.document.content_hash}\n".encode())
-        return digest.hexdigest()
-
-    def keyword_index(self) -> KeywordIndex:
-        """The BM25 index of the chunks: loaded from the index folder, or built and saved there
-        when the corpus changed since it was saved."""
-        if self._keyword is None:
-            key = self._corpus_key()
-            folder = self.dir / "keyword"
-            keyword = KeywordIndex.load(folder, key)
-            if keyword is None:
-                chunks = list(self.corpus.all_chunks())
-                keyword = KeywordIndex.build([c.id for c in chunks], [c.text for c in chunks], key)
-                keyword.save(folder)
-            self._keyword = keyword
-        return self._keyword
-
-    def sentence_vectors(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
-        """The vectors of these sentences (rows, in the order of the ids returned: those the
-        store holds), fetched from Chroma on first use and kept."""
-        missing = [i for i in dict.fromkeys(ids) if i not in self._sentence_vectors]
-        if missing:
-            got = self.collection("sentences").get(ids=missing, include=["embeddings"])
-            for sid, vector in zip(got["ids"], got["embeddings"], strict=True):
-                self._sentence_vectors[sid] = np.asarray(vector, dtype=np.float32)
-        found = [i for i in ids if i in self._sentence_vectors]
-        if not found:
-            return [], np.zeros((0, 1), dtype=np.float32)
-        return found, np.stack([self._sentence_vectors[i] for i in found])

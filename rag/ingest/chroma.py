@@ -1,0 +1,132 @@
+"""The Chroma side of the index (the only code that imports chromadb): the client, embedded or a
+server's, the three collections of a docs folder, each document's state, and the generation
+token that tells every process the index changed. See rag/ingest/store.py for what the
+collections hold and the order documents are written in."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.errors import RagError
+from rag.settings import IndexSettings
+
+ID_BATCH = 500  # documents per `where doc_id in [...]` call
+
+
+def batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def marker(doc_id: str) -> list[float]:
+    """The placeholder vector of a docs/texts record (never searched; distinct, so the
+    collection's HNSW graph stays well formed)."""
+    digest = hashlib.sha256(doc_id.encode()).digest()
+    return [digest[0] / 255 + 0.01, digest[1] / 255 + 0.01]
+
+
+class ChromaIndex:
+    def __init__(self, settings: IndexSettings, prefix: str, path: Path):
+        self.settings = settings
+        self.prefix = prefix
+        self.path = path  # of the embedded database
+        self._client: Any = None
+        self._collections: dict[str, Any] = {}  # collection handles, and LlamaIndex's view
+
+    def connect(self) -> Any:
+        """The Chroma client (made on first use; raises RagError when the server is down)."""
+        if self._client is None:
+            import chromadb
+
+            if self.settings.chroma_host:
+                try:
+                    self._client = chromadb.HttpClient(
+                        host=self.settings.chroma_host, port=self.settings.chroma_port
+                    )
+                    self._client.heartbeat()
+                except Exception as exc:
+                    raise RagError(
+                        f"cannot reach the Chroma server at {self.settings.chroma_host}:"
+                        f"{self.settings.chroma_port}; start it with `chroma run --path DIR "
+                        "--port PORT` or unset RAG_CHROMA_HOST to use the embedded store"
+                    ) from exc
+            else:
+                self._client = chromadb.PersistentClient(path=str(self.path))
+        return self._client
+
+    def collection(self, kind: str) -> Any:
+        """kind is "chunks", "texts" or "docs"."""
+        if kind not in self._collections:
+            metadata = {"hnsw:space": "cosine"} if kind == "chunks" else None
+            self._collections[kind] = self.connect().get_or_create_collection(
+                f"{self.prefix}_{kind}", metadata=metadata
+            )
+        return self._collections[kind]
+
+    def chunk_store(self) -> Any:
+        """LlamaIndex's view of the chunk collection (one per collection handle)."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        if "chunk_store" not in self._collections:
+            self._collections["chunk_store"] = ChromaVectorStore(
+                chroma_collection=self.collection("chunks")
+            )
+        return self._collections["chunk_store"]
+
+    def drop(self) -> None:
+        for kind in ("chunks", "texts", "docs"):
+            with contextlib.suppress(Exception):
+                self.connect().delete_collection(f"{self.prefix}_{kind}")
+        self._collections.clear()
+
+    def meta(self) -> dict[str, Any]:
+        """The docs collection's metadata as the store holds it now ({} when there is none)."""
+        try:
+            fresh = self.connect().get_collection(f"{self.prefix}_docs")
+        except RagError:
+            raise
+        except Exception:  # not created yet (or dropped by a rebuild)
+            return {}
+        return dict(fresh.metadata or {"created": True})
+
+    def commit(self, fingerprint: str) -> None:
+        """Tell every process that the index changed (a new generation token)."""
+        token = uuid.uuid4().hex
+        self.collection("docs").modify(metadata={"fingerprint": fingerprint, "generation": token})
+
+    def states(self) -> dict[str, tuple[str, str]]:
+        """doc_id -> (content hash, state) of every document record."""
+        got = self.collection("docs").get(include=["metadatas"])
+        pairs = zip(got["ids"], got["metadatas"], strict=True)
+        return {i: (m["hash"], m["state"]) for i, m in pairs}
+
+    def set_state(self, docs: dict[str, str], state: str) -> None:
+        ids = sorted(docs)
+        for part in batches(ids, self.connect().get_max_batch_size()):
+            self.collection("docs").upsert(
+                ids=list(part),
+                embeddings=[marker(d) for d in part],
+                metadatas=[{"hash": docs[d], "state": state} for d in part],
+            )
+
+    def records(self, want: dict[str, str]) -> dict[str, dict[str, Any]]:
+        """The text records of these documents (doc_id -> hash), those of that version only."""
+        out = {}
+        for part in batches(sorted(want), ID_BATCH):
+            got = self.collection("texts").get(ids=list(part), include=["metadatas"])
+            for doc_id, record in zip(got["ids"], got["metadatas"], strict=True):
+                if record and record.get("hash") == want[doc_id]:
+                    out[doc_id] = record
+        return out
+
+    def remove(self, hashes: dict[str, str]) -> None:
+        """Remove these documents: marked "removing" first, so a crash is finished later."""
+        self.set_state(hashes, "removing")
+        for part in batches(sorted(hashes), ID_BATCH):
+            self.collection("chunks").delete(where={"doc_id": {"$in": list(part)}})
+            self.collection("texts").delete(ids=list(part))
+            self.collection("docs").delete(ids=list(part))
