@@ -59,6 +59,32 @@ def test_ask_about_a_pdf_cites_its_page(
     assert "report.pdf (page 3, " in capsys.readouterr().out
 
 
+def test_an_interrupted_ingest_says_so_and_the_next_resumes(
+    fake_models: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.ingest.store
+    import rag.models.embedder
+
+    monkeypatch.setattr(rag.ingest.store, "SLICE", 1)  # a commit after every chunk
+    for i in range(4):
+        (fake_models / f"n{i}.txt").write_text(f"Note {i} is short.", encoding="utf-8")
+    fake = rag.models.embedder.make_embedder(None)  # type: ignore[arg-type]
+    real_embed = fake.embed
+
+    def ctrl_c_on_the_third(texts: list[str]) -> object:
+        if fake.embedded >= 2:
+            raise KeyboardInterrupt
+        return real_embed(texts)
+
+    monkeypatch.setattr(fake, "embed", ctrl_c_on_the_third)
+    assert main(["ingest", "--docs", str(fake_models)]) == 130
+    assert "run `rag ingest` again to resume" in capsys.readouterr().err
+    monkeypatch.setattr(fake, "embed", real_embed)
+    assert main(["ingest", "--docs", str(fake_models)]) == 0
+    out = capsys.readouterr().out
+    assert "2 resumed" in out and "2 texts embedded" in out, out
+
+
 def test_ingest_summary_and_unchanged_reingest(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -208,3 +209,27 @@ def test_docs_folders_never_share_an_index(settings: Settings, tmp_path: Path) -
     explicit = second.replace(index_dir=settings.index.resolved_index_dir())
     with pytest.raises(IndexMismatch, match="built from the docs folder"):
         make(explicit)[0].sync()
+
+
+def test_unchanged_files_are_not_read_and_touched_ones_not_embedded(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = settings.index.docs_dir
+    (docs / "a.txt").write_text(A, encoding="utf-8")
+    (docs / "b.txt").write_text(B, encoding="utf-8")
+    make(settings)[0].sync()
+    later = (docs / "b.txt").stat().st_mtime_ns + 10**9
+    os.utime(docs / "b.txt", ns=(later, later))  # touched: same bytes, new time
+    reads: list[str] = []
+    original = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        reads.append(self.name)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    store, emb = make(settings)
+    report = store.sync()
+    assert reads == ["b.txt"] and report.unchanged == 2 and emb.embedded == 0
+    reads.clear()
+    assert make(settings)[0].sync().unchanged == 2 and reads == []  # its new time was kept

@@ -9,13 +9,26 @@ import contextlib
 import hashlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rag.errors import RagError
 from rag.settings import IndexSettings
 
 ID_BATCH = 500  # documents per `where doc_id in [...]` call
+
+
+@dataclass(frozen=True)
+class DocState:
+    """A document's record in the docs collection."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("hash", "state", "size", "mtime", "chunks")
+    hash: str  # sha256 of the file's bytes
+    state: str  # "writing", "done" or "removing"
+    size: int = -1  # the file's size and modification time (ns): unchanged files are not read
+    mtime: int = -1
+    chunks: int = -1  # how many chunks this version has
 
 
 def batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -98,19 +111,19 @@ class ChromaIndex:
         token = uuid.uuid4().hex
         self.collection("docs").modify(metadata={"fingerprint": fingerprint, "generation": token})
 
-    def states(self) -> dict[str, tuple[str, str]]:
-        """doc_id -> (content hash, state) of every document record."""
+    def states(self) -> dict[str, DocState]:
+        """The record of every document."""
         got = self.collection("docs").get(include=["metadatas"])
         pairs = zip(got["ids"], got["metadatas"], strict=True)
-        return {i: (m["hash"], m["state"]) for i, m in pairs}
+        return {i: DocState(**{k: m[k] for k in DocState.FIELDS if k in m}) for i, m in pairs}
 
-    def set_state(self, docs: dict[str, str], state: str) -> None:
-        ids = sorted(docs)
+    def set_states(self, states: dict[str, DocState]) -> None:
+        ids = sorted(states)
         for part in batches(ids, self.connect().get_max_batch_size()):
             self.collection("docs").upsert(
                 ids=list(part),
                 embeddings=[marker(d) for d in part],
-                metadatas=[{"hash": docs[d], "state": state} for d in part],
+                metadatas=[asdict(states[d]) for d in part],
             )
 
     def records(self, want: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -123,10 +136,17 @@ class ChromaIndex:
                     out[doc_id] = record
         return out
 
-    def remove(self, hashes: dict[str, str]) -> None:
+    def remove(self, states: dict[str, DocState]) -> None:
         """Remove these documents: marked "removing" first, so a crash is finished later."""
-        self.set_state(hashes, "removing")
-        for part in batches(sorted(hashes), ID_BATCH):
-            self.collection("chunks").delete(where={"doc_id": {"$in": list(part)}})
+        self.set_states({d: replace(s, state="removing") for d, s in states.items()})
+        chunks = self.collection("chunks")
+        exact = [d for d, s in states.items() if s.state == "done" and s.chunks >= 0]
+        ids = [f"{d}#c{i}" for d in exact for i in range(states[d].chunks)]
+        for part in batches(ids, self.connect().get_max_batch_size()):
+            chunks.delete(ids=list(part))  # by id: no scan of the collection
+        unsure = sorted(set(states) - set(exact))  # a crash left them half written
+        for part in batches(unsure, ID_BATCH):
+            chunks.delete(where={"doc_id": {"$in": list(part)}})
+        for part in batches(sorted(states), ID_BATCH):
             self.collection("texts").delete(ids=list(part))
             self.collection("docs").delete(ids=list(part))

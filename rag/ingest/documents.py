@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from rag.errors import DocsError
@@ -31,45 +33,64 @@ def decode(doc_id: str, raw: bytes, digest: str | None = None) -> Document | Ski
     return Document(doc_id=doc_id, text=result.text, content_hash=digest, pages=result.pages)
 
 
-def list_files(docs_dir: Path) -> list[Path]:
-    """The candidate files under docs_dir, sorted; hidden files and folders are ignored."""
+def list_files(docs_dir: Path) -> list[tuple[str, os.stat_result]]:
+    """(doc_id, stat) of the candidate files under docs_dir, sorted; hidden files and folders
+    are ignored."""
     if not docs_dir.is_dir():
         raise DocsError(
             f"docs folder '{docs_dir}' does not exist; create it and put documents in it "
             f"({', '.join(SUFFIXES)}), or pass --docs DIR"
         )
-    return sorted(
-        p
-        for p in docs_dir.rglob("*")
-        if p.suffix.lower() in SUFFIXES
-        and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(docs_dir).parts)
-    )
+    found = []
+    for root, dirs, files in os.walk(docs_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel = os.path.relpath(root, docs_dir)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        for name in files:
+            if name.startswith(".") or os.path.splitext(name)[1].lower() not in SUFFIXES:
+                continue
+            try:
+                st = os.stat(os.path.join(root, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                found.append((prefix + name, st))
+    return sorted(found, key=lambda f: f[0])
+
+
+# What tells a file unchanged since it was indexed: (sha256, size, mtime in ns).
+Known = Mapping[str, tuple[str, int, int]]
 
 
 @dataclass
 class Scan:
     docs: list[Document]  # new or changed since indexed: read and extracted
-    unchanged: list[str]  # doc_ids of files whose bytes are those indexed: not extracted
+    unchanged: list[str]  # doc_ids of files with the bytes indexed: not extracted
     skipped: list[Skipped]
+    stats: dict[str, tuple[int, int]] = field(default_factory=dict)  # doc_id: (size, mtime)
+    touched: list[str] = field(default_factory=list)  # unchanged, but their stat is not
 
 
-def scan_documents(
-    docs_dir: Path, indexed: Callable[[str, str], bool] | None = None, allow_empty: bool = False
-) -> Scan:
-    """The documents of the folder, the files skipped with a warning each, and (given
-    `indexed(doc_id, sha256)`) the files already indexed with these very bytes."""
+def scan_documents(docs_dir: Path, known: Known | None = None, allow_empty: bool = False) -> Scan:
+    """The documents of the folder and the files skipped with a warning each. A file `known`
+    with the same size and modification time is taken as unchanged without reading it (as git
+    and rsync do); one whose bytes have the known hash is unchanged too."""
     scan = Scan([], [], [])
-    for path in list_files(docs_dir):
-        doc_id = path.relative_to(docs_dir).as_posix()
+    for doc_id, st in list_files(docs_dir):
+        scan.stats[doc_id] = (st.st_size, st.st_mtime_ns)
+        was = (known or {}).get(doc_id)
+        if was is not None and was[1:] == scan.stats[doc_id]:
+            scan.unchanged.append(doc_id)
+            continue
         try:
-            raw = path.read_bytes()
+            raw = (docs_dir / doc_id).read_bytes()
         except OSError as exc:
             result: Document | Skipped = Skipped(doc_id, f"unreadable: {exc.strerror}")
         else:
             digest = hashlib.sha256(raw).hexdigest()
-            if indexed is not None and indexed(doc_id, digest):
+            if was is not None and was[0] == digest:
                 scan.unchanged.append(doc_id)
+                scan.touched.append(doc_id)
                 continue
             result = decode(doc_id, raw, digest)
         if isinstance(result, Skipped):

@@ -30,13 +30,13 @@ import logging
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from rag.errors import IndexMismatch
-from rag.ingest.chroma import ID_BATCH, ChromaIndex, batches, marker
+from rag.ingest.chroma import ID_BATCH, ChromaIndex, DocState, batches, marker
 from rag.ingest.corpus import Corpus, DocEntry, entry_from_record, entry_record, segment
 from rag.ingest.documents import Skipped, scan_documents
 from rag.ingest.keyword import DocChunks, KeywordIndex
@@ -161,10 +161,11 @@ class Store:
         """Bring the view in step with the documents the store says are done."""
         meta = self.chroma.meta()
         if meta.get("fingerprint") not in (None, self.fingerprint):
-            want: dict[str, str] = {}  # built with other settings: a sync will rebuild it
+            log.warning("the index was built with other settings; `rag ingest` rebuilds it")
+            want: dict[str, str] = {}
         else:
             states = self.chroma.states() if meta else {}
-            want = {d: h for d, (h, s) in states.items() if s == "done"}
+            want = {d: s.hash for d, s in states.items() if s.state == "done"}
         have = self.corpus.hashes()
         gone = [d for d, h in have.items() if want.get(d) != h]
         new = sorted(d for d, h in want.items() if have.get(d) != h)
@@ -238,21 +239,26 @@ class Store:
         states = self.chroma.states()
         if not meta.get("fingerprint") and not report.rebuilt:
             self.chroma.commit(self.fingerprint)  # a new index: record its fingerprint
-        done = {d: h for d, (h, s) in states.items() if s == "done"}
-        scan = scan_documents(self.settings.docs_dir, lambda d, h: done.get(d) == h, allow_empty)
+        done = {d: s for d, s in states.items() if s.state == "done"}
+        known = {d: (s.hash, s.size, s.mtime) for d, s in done.items()}
+        scan = scan_documents(self.settings.docs_dir, known, allow_empty)
         report.skipped = scan.skipped
         present = set(scan.unchanged) | {d.doc_id for d in scan.docs}
         report.removed = sorted(d for d in states if d not in present)
         report.added = sorted(d.doc_id for d in scan.docs if d.doc_id not in states)
         report.updated = sorted(d.doc_id for d in scan.docs if d.doc_id in done)
-        report.resumed = sum(
-            1 for d in scan.docs if d.doc_id in states and states[d.doc_id][1] != "done"
-        )
+        report.resumed = sum(1 for d in scan.docs if d.doc_id in states and d.doc_id not in done)
         report.unchanged = len(scan.unchanged)
+        if scan.touched:  # same bytes, new modification time: remember it, to skip reading
+            touched = {}
+            for d in scan.touched:
+                size, mtime = scan.stats[d]
+                touched[d] = replace(done[d], size=size, mtime=mtime)
+            self.chroma.set_states(touched)
         if report.removed:
-            self.chroma.remove({d: states[d][0] for d in report.removed})
+            self.chroma.remove({d: states[d] for d in report.removed})
         if scan.docs:
-            report.embedded = self._write(scan.docs, states, progress)
+            report.embedded = self._write(scan.docs, states, scan.stats, progress)
         if report.removed or scan.docs or report.rebuilt:
             self.chroma.commit(self.fingerprint)
         self._load()
@@ -264,7 +270,8 @@ class Store:
     def _write(
         self,
         docs: Sequence[Document],
-        states: dict[str, tuple[str, str]],
+        states: dict[str, DocState],
+        stats: dict[str, tuple[int, int]],
         progress: Progress | None,
     ) -> int:
         """Write these documents, committing each once its text and chunks are all in."""
@@ -272,13 +279,24 @@ class Store:
             segment(d, self.settings.chunk_max_chars, self.settings.chunk_overlap_sentences)
             for d in docs
         ]
-        hashes = {e.document.doc_id: e.document.content_hash for e in entries}
-        self.chroma.set_state(hashes, "writing")
+        writing = {
+            e.document.doc_id: DocState(
+                e.document.content_hash, "writing", *stats[e.document.doc_id], len(e.chunks)
+            )
+            for e in entries
+        }
+        self.chroma.set_states(writing)
         chunks, texts = self.collection("chunks"), self.collection("texts")
+        for doc_id, new in ((d, s) for d, s in writing.items() if d in states):
+            old = states[doc_id]  # what the earlier version left: ids past the new end, or
+            if old.state == "done" and old.chunks >= 0:  # all of another hash after a crash
+                excess = [f"{doc_id}#c{i}" for i in range(new.chunks, old.chunks)]
+                if excess:
+                    chunks.delete(ids=excess)
+            else:
+                chunks.delete(where={"$and": [{"doc_id": doc_id}, {"hash": {"$ne": new.hash}}]})
         written: set[str] = set()
-        for doc_id in (d for d in hashes if d in states):  # what earlier versions left
-            chunks.delete(where={"$and": [{"doc_id": doc_id}, {"hash": {"$ne": hashes[doc_id]}}]})
-        resumed = [d for d in hashes if states.get(d, ("", ""))[0] == hashes[d]]
+        resumed = [d for d, s in writing.items() if d in states and states[d].hash == s.hash]
         for part in batches(resumed, ID_BATCH):
             written.update(chunks.get(where={"doc_id": {"$in": list(part)}}, include=[])["ids"])
         for part in batches(entries, min(ID_BATCH, self.connect().get_max_batch_size())):
@@ -289,7 +307,7 @@ class Store:
             )
         todo = [(e, c) for e in entries for c in e.chunks if c.id not in written]
         left = Counter(e.document.doc_id for e, _ in todo)
-        self._finish({d: h for d, h in hashes.items() if not left[d]})  # nothing more to embed
+        self._finish({d: s for d, s in writing.items() if not left[d]})  # nothing more to embed
         from tqdm import tqdm
 
         with tqdm(total=len(todo), desc="embedding", unit="chunk", disable=None) as bar:
@@ -300,16 +318,16 @@ class Store:
                 for e, _ in part:
                     left[e.document.doc_id] -= 1
                 ids = {e.document.doc_id for e, _ in part}
-                self._finish({d: hashes[d] for d in ids if not left[d]})
+                self._finish({d: writing[d] for d in ids if not left[d]})
                 bar.update(len(part))
                 if progress:
                     progress(min((n + 1) * SLICE, len(todo)), len(todo), "embedding")
         return len(todo)
 
-    def _finish(self, docs: dict[str, str]) -> None:
+    def _finish(self, docs: dict[str, DocState]) -> None:
         """Commit these documents: their text and every chunk are written."""
         if docs:
-            self.chroma.set_state(docs, "done")
+            self.chroma.set_states({d: replace(s, state="done") for d, s in docs.items()})
             self.chroma.commit(self.fingerprint)
 
     def _add_chunks(self, part: Sequence[tuple[DocEntry, Any]]) -> None:
