@@ -242,6 +242,8 @@ def bench_book(keep: Path | None) -> None:
 def bench_pdf() -> None:
     from rag.ingest.store import Store
     from rag.models.embedder import make_embedder
+
+    sys.path.insert(0, str(ROOT))  # tests/files.py makes the PDF
     from tests.files import make_pdf
 
     pool = squad_sentences()

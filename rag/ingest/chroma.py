@@ -23,12 +23,13 @@ ID_BATCH = 500  # documents per `where doc_id in [...]` call
 class DocState:
     """A document's record in the docs collection."""
 
-    FIELDS: ClassVar[tuple[str, ...]] = ("hash", "state", "size", "mtime", "chunks")
+    FIELDS: ClassVar[tuple[str, ...]] = ("hash", "state", "size", "mtime", "chunks", "sentences")
     hash: str  # sha256 of the file's bytes
     state: str  # "writing", "done" or "removing"
     size: int = -1  # the file's size and modification time (ns): unchanged files are not read
     mtime: int = -1
-    chunks: int = -1  # how many chunks this version has
+    chunks: int = -1  # how many chunks and sentences this version has
+    sentences: int = -1
 
 
 def batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -49,6 +50,10 @@ class ChromaIndex:
         self.path = path  # of the embedded database
         self._client: Any = None
         self._collections: dict[str, Any] = {}  # collection handles, and LlamaIndex's view
+        # the state table as last read or written by this process, and the generation token
+        # it reflects: while the token is unchanged, nobody else wrote, and it need not be read
+        self._states: dict[str, DocState] | None = None
+        self._seen: str | None = None
 
     def connect(self) -> Any:
         """The Chroma client (made on first use; raises RagError when the server is down)."""
@@ -91,6 +96,7 @@ class ChromaIndex:
         return self._collections["chunk_store"]
 
     def drop(self) -> None:
+        self._states = None
         for kind in ("chunks", "texts", "docs"):
             with contextlib.suppress(Exception):
                 self.connect().delete_collection(f"{self.prefix}_{kind}")
@@ -108,14 +114,24 @@ class ChromaIndex:
 
     def commit(self, fingerprint: str) -> None:
         """Tell every process that the index changed (a new generation token)."""
+        before = self.meta().get("generation")
         token = uuid.uuid4().hex
         self.collection("docs").modify(metadata={"fingerprint": fingerprint, "generation": token})
+        if before == self._seen:
+            self._seen = token  # only this process wrote since the table was read
+        else:
+            self._states = None
 
-    def states(self) -> dict[str, DocState]:
-        """The record of every document."""
-        got = self.collection("docs").get(include=["metadatas"])
-        pairs = zip(got["ids"], got["metadatas"], strict=True)
-        return {i: DocState(**{k: m[k] for k in DocState.FIELDS if k in m}) for i, m in pairs}
+    def states(self, meta: dict[str, Any] | None = None) -> dict[str, DocState]:
+        """The record of every document (read again only when another process committed)."""
+        generation = (self.meta() if meta is None else meta).get("generation")
+        if self._states is None or generation is None or generation != self._seen:
+            got = self.collection("docs").get(include=["metadatas"])
+            pairs = zip(got["ids"], got["metadatas"], strict=True)
+            fields = DocState.FIELDS
+            self._states = {i: DocState(**{k: m[k] for k in fields if k in m}) for i, m in pairs}
+            self._seen = generation
+        return dict(self._states)
 
     def set_states(self, states: dict[str, DocState]) -> None:
         ids = sorted(states)
@@ -125,6 +141,8 @@ class ChromaIndex:
                 embeddings=[marker(d) for d in part],
                 metadatas=[asdict(states[d]) for d in part],
             )
+        if self._states is not None:
+            self._states.update(states)
 
     def records(self, want: dict[str, str]) -> dict[str, dict[str, Any]]:
         """The text records of these documents (doc_id -> hash), those of that version only."""
@@ -150,3 +168,5 @@ class ChromaIndex:
         for part in batches(sorted(states), ID_BATCH):
             self.collection("texts").delete(ids=list(part))
             self.collection("docs").delete(ids=list(part))
+        for d in states:
+            (self._states or {}).pop(d, None)

@@ -1,14 +1,16 @@
-"""The only module that talks to chromadb. Chroma is the index's source of truth, in the embedded
-store and on a Chroma server alike; each process keeps a view of it (the corpus, the keyword
-index) and refreshes that view when another process changed the index.
+"""The index of a docs folder: incremental, resumable sync, and this process's view of it.
+Chroma (rag/ingest/chroma.py) is the index's source of truth, in the embedded store and on a
+Chroma server alike; each process keeps a view of it (the corpus, the keyword index) and
+refreshes that view when another process changed the index.
 
 Three collections, named rag_<key>_<kind>:
   chunks  chunk vectors, texts and metadata (doc_id, hash, offsets): what dense retrieval
           searches, through LlamaIndex's ChromaVectorStore
   texts   per document: its extracted text, page starts, sentence offsets and chunk layout
-  docs    per document: its content hash and state, "writing" until its text and every chunk
-          are written, then "done". The collection's metadata holds the index's fingerprint
-          and a generation token that changes with every commit (what refreshes poll).
+  docs    per document: its content hash, file size and time, chunk count and state, "writing"
+          until its text and every chunk are written, then "done". The collection's metadata
+          holds the index's fingerprint and a generation token that changes with every commit
+          (what refreshes poll).
 
 A document is indexed when its docs record says "done", and a sync writes it in this order:
 docs "writing" (with the new hash), chunks of other versions deleted, text, chunk vectors in
@@ -43,7 +45,6 @@ from rag.ingest.keyword import DocChunks, KeywordIndex
 from rag.ingest.sentences import SPLITTER_VERSION
 from rag.models.embedder import Embedder
 from rag.settings import IndexSettings
-from rag.types import Document
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,12 @@ class SyncReport:
         )
 
 
+def _doc_chunks(e: DocEntry) -> DocChunks:
+    """What the keyword index takes of a document."""
+    ids, texts = [c.id for c in e.chunks], [c.text for c in e.chunks]
+    return DocChunks(e.document.doc_id, e.document.content_hash, ids, texts)
+
+
 class Store:
     def __init__(self, settings: IndexSettings, embedder: Embedder):
         self.settings = settings
@@ -98,7 +105,7 @@ class Store:
         # replicas on one server share the collections of a docs folder, whatever their cache
         key = [str(self.docs_dir)] + ([] if settings.chroma_host else [str(self.dir.resolve())])
         self.collection_prefix = "rag_" + hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
-        self.corpus = Corpus()
+        self._corpus: Corpus | None = None  # the view, loaded when first needed
         self.chroma = ChromaIndex(settings, self.collection_prefix, self.dir / "chroma")
         self._keyword: KeywordIndex | None = None
         self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -137,6 +144,14 @@ class Store:
 
     # -- the view: corpus and keyword index -----------------------------------------------------
 
+    @property
+    def corpus(self) -> Corpus:
+        """The documents indexed, as this process sees them (loaded on first use)."""
+        if self._corpus is None:
+            self._load()
+        assert self._corpus is not None
+        return self._corpus
+
     def open(self) -> None:
         """Load the view of the index as last synced (no document is read, nothing embedded)."""
         self._claim_folder()
@@ -150,30 +165,31 @@ class Store:
             return False
         self._checked = now
         try:
-            if self.chroma.meta().get("generation") == self._generation:
-                return False
-        except Exception:  # the collection is being rebuilt, or the server is away: keep ours
+            meta = self.chroma.meta()
+        except Exception:  # the server is away: keep ours
             log.warning("could not check the index for changes", exc_info=True)
             return False
-        return self._load()
+        if meta.get("generation") == self._generation and self._corpus is not None:
+            return False
+        return self._load(meta)
 
-    def _load(self) -> bool:
+    def _load(self, meta: dict[str, Any] | None = None) -> bool:
         """Bring the view in step with the documents the store says are done."""
-        meta = self.chroma.meta()
+        meta = self.chroma.meta() if meta is None else meta
         if meta.get("fingerprint") not in (None, self.fingerprint):
             log.warning("the index was built with other settings; `rag ingest` rebuilds it")
             want: dict[str, str] = {}
         else:
-            states = self.chroma.states() if meta else {}
+            states = self.chroma.states(meta) if meta else {}
             want = {d: s.hash for d, s in states.items() if s.state == "done"}
-        have = self.corpus.hashes()
+        old = self._corpus or Corpus()
+        have = old.hashes()
         gone = [d for d, h in have.items() if want.get(d) != h]
         new = sorted(d for d, h in want.items() if have.get(d) != h)
         records = self.chroma.records({d: want[d] for d in new})
         entries = [entry_from_record(d, r) for d, r in records.items()]
         changed = bool(gone or entries)
-        if changed:
-            self.corpus = self.corpus.updated(gone, entries)
+        self._corpus = old.updated(gone, entries) if changed else old
         self._generation = meta.get("generation")
         self._follow_keywords()
         return changed
@@ -181,17 +197,7 @@ class Store:
     def _follow_keywords(self) -> None:
         keyword = self._keyword or KeywordIndex.load(self.dir / "keyword")
         entries = self.corpus.entries
-
-        def chunks_of(doc_id: str) -> DocChunks:
-            e = entries[doc_id]
-            return DocChunks(
-                doc_id,
-                e.document.content_hash,
-                [c.id for c in e.chunks],
-                [c.text for c in e.chunks],
-            )
-
-        if keyword.follow(self.corpus.hashes(), chunks_of):
+        if keyword.follow(self.corpus.hashes(), lambda d: _doc_chunks(entries[d])):
             keyword.save(self.dir / "keyword")
         self._keyword = keyword
 
@@ -234,9 +240,9 @@ class Store:
         if meta.get("fingerprint", self.fingerprint) != self.fingerprint:
             log.warning("the index was built with other settings; rebuilding it")
             self.chroma.drop()
-            self.corpus = Corpus()
+            meta = {}
             report.rebuilt = True
-        states = self.chroma.states()
+        states = self.chroma.states(meta)
         if not meta.get("fingerprint") and not report.rebuilt:
             self.chroma.commit(self.fingerprint)  # a new index: record its fingerprint
         done = {d: s for d, s in states.items() if s.state == "done"}
@@ -257,31 +263,41 @@ class Store:
             self.chroma.set_states(touched)
         if report.removed:
             self.chroma.remove({d: states[d] for d in report.removed})
-        if scan.docs:
-            report.embedded = self._write(scan.docs, states, scan.stats, progress)
+        cut = self.settings.chunk_max_chars, self.settings.chunk_overlap_sentences
+        entries = [segment(d, *cut) for d in scan.docs]
+        if entries:
+            report.embedded = self._write(entries, states, scan.stats, progress)
+        if report.removed or entries:  # the keyword index follows, ready for the next question
+            keyword = self._keyword or KeywordIndex.load(self.dir / "keyword")
+            rewritten = [e.document.doc_id for e in entries]  # any version it held goes
+            keyword.update([_doc_chunks(e) for e in entries], report.removed + rewritten)
+            keyword.save(self.dir / "keyword")
+            self._keyword = keyword
         if report.removed or scan.docs or report.rebuilt:
             self.chroma.commit(self.fingerprint)
-        self._load()
-        report.sentences = len(self.corpus.sentences)
-        report.chunks = len(self.corpus.chunks)
+        if self._corpus is not None:
+            self._load()  # a view in use follows at once; else it loads when first needed
+        indexed = [s for s in self.chroma.states().values() if s.state == "done"]
+        report.sentences = sum(max(s.sentences, 0) for s in indexed)
+        report.chunks = sum(max(s.chunks, 0) for s in indexed)
         report.seconds = time.perf_counter() - t0
         return report
 
     def _write(
         self,
-        docs: Sequence[Document],
+        entries: Sequence[DocEntry],
         states: dict[str, DocState],
         stats: dict[str, tuple[int, int]],
         progress: Progress | None,
     ) -> int:
         """Write these documents, committing each once its text and chunks are all in."""
-        entries = [
-            segment(d, self.settings.chunk_max_chars, self.settings.chunk_overlap_sentences)
-            for d in docs
-        ]
         writing = {
             e.document.doc_id: DocState(
-                e.document.content_hash, "writing", *stats[e.document.doc_id], len(e.chunks)
+                e.document.content_hash,
+                "writing",
+                *stats[e.document.doc_id],
+                len(e.chunks),
+                len(e.sentences),
             )
             for e in entries
         }
