@@ -40,6 +40,7 @@ def bench_ask(docs: Path, rounds: int) -> None:
         settings = Settings.load(docs_dir=docs, cache_dir=Path(tmp), answerer="extractive")
         engine = Engine(settings)
         engine.ingest()
+        getattr(engine.embedder, "load", lambda: None)()  # as the app's warm-up does
         lines = (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
         questions = [json.loads(line)["question"] for line in lines]
         for q in questions[:5]:  # warm-up: caches, first-call overheads

@@ -40,6 +40,9 @@ class HashingEmbedder:
     def embedded(self) -> int:
         return sum(self.calls)
 
+    def load(self) -> None:
+        pass
+
 
 class ScriptedLLM:
     """An LLM that answers from a script and records what it was asked."""

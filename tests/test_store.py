@@ -81,6 +81,15 @@ def test_sentence_vectors_are_embedded_when_asked_and_kept(settings: Settings) -
     np.testing.assert_allclose(matrix, expected, atol=1e-6)
     store.sentence_vectors(wanted)
     assert emb.embedded == before + 4  # the second ask embedded nothing (+2: the check above)
+    # another process finds them in the store, and a changed sentence is never served stale
+    (settings.index.docs_dir / "a.txt").write_text(A.replace("2017", "2019"), encoding="utf-8")
+    other, emb2 = make(settings)
+    report = other.sync()
+    moved = list(other.corpus.sentences.values())
+    ids, matrix = other.sentence_vectors([s.id for s in moved])
+    # embedded: the changed sentence, and the one the first store was never asked for
+    assert len(ids) == 3 and emb2.embedded == report.embedded + 2
+    np.testing.assert_allclose(matrix, emb.embed([s.text for s in moved]), atol=1e-6)
 
 
 def test_dense_and_keyword_retrievers_rank_the_matching_chunk_first(settings: Settings) -> None:

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from rag.errors import RagError
 from rag.settings import IndexSettings
+
+log = logging.getLogger(__name__)
 
 ID_BATCH = 500  # documents per `where doc_id in [...]` call
 
@@ -77,9 +82,9 @@ class ChromaIndex:
         return self._client
 
     def collection(self, kind: str) -> Any:
-        """kind is "chunks", "texts" or "docs"."""
+        """kind is "chunks", "texts", "docs" or "sentvec"."""
         if kind not in self._collections:
-            metadata = {"hnsw:space": "cosine"} if kind == "chunks" else None
+            metadata = {"hnsw:space": "cosine"} if kind in ("chunks", "sentvec") else None
             self._collections[kind] = self.connect().get_or_create_collection(
                 f"{self.prefix}_{kind}", metadata=metadata
             )
@@ -97,7 +102,7 @@ class ChromaIndex:
 
     def drop(self) -> None:
         self._states = None
-        for kind in ("chunks", "texts", "docs"):
+        for kind in ("chunks", "texts", "docs", "sentvec"):
             with contextlib.suppress(Exception):
                 self.connect().delete_collection(f"{self.prefix}_{kind}")
         self._collections.clear()
@@ -153,6 +158,21 @@ class ChromaIndex:
                 if record and record.get("hash") == want[doc_id]:
                     out[doc_id] = record
         return out
+
+    def sentence_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """The sentence vectors kept under these text digests (those there are)."""
+        got = self.collection("sentvec").get(ids=list(keys), include=["embeddings"])
+        pairs = zip(got["ids"], got["embeddings"], strict=True)
+        return {k: np.asarray(v, dtype=np.float32) for k, v in pairs}
+
+    def keep_sentence_vectors(self, keys: Sequence[str], vectors: np.ndarray) -> None:
+        """Keep these for every process; a failure costs only their embedding again."""
+        try:
+            for lo in range(0, len(keys), self.connect().get_max_batch_size()):
+                hi = lo + self.connect().get_max_batch_size()
+                self.collection("sentvec").upsert(ids=list(keys[lo:hi]), embeddings=vectors[lo:hi])
+        except Exception:
+            log.warning("could not keep %d sentence vectors", len(keys), exc_info=True)
 
     def remove(self, states: dict[str, DocState]) -> None:
         """Remove these documents: marked "removing" first, so a crash is finished later."""

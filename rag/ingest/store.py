@@ -18,10 +18,13 @@ batches within the store's limit, docs "done" (the commit). A crash at any point
 "writing"; the next sync keeps the chunks already written for that version and embeds only
 the rest. A removal goes "removing", then vectors and text, then the docs record.
 
-Sentence vectors are not stored: evidence scoring embeds the sentences of the retrieved chunks
-when first asked, and keeps them (bounded). The index folder holds `index.json` (the docs
-folder it serves), `keyword/` (the keyword index, kept in step with the corpus) and, unless a
-Chroma server is configured, `chroma/` (the embedded database).
+Sentence vectors are not embedded at ingest: evidence scoring embeds the sentences of the
+retrieved chunks the first time any process needs them, and keeps each by its text's digest (a
+fourth collection, `sentvec`, and a bounded cache in memory), so no change leaves one stale.
+
+The index folder holds `index.json` (the docs folder it serves), `keyword/` (the keyword index,
+kept in step with the corpus) and, unless a Chroma server is configured, `chroma/` (the
+embedded database).
 """
 
 from __future__ import annotations
@@ -210,17 +213,23 @@ class Store:
 
     def sentence_vectors(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
         """The vectors of these sentences (rows, in the order of the ids returned: those the
-        corpus holds), embedded on first use and kept (the most recently used ones)."""
+        corpus holds). A sentence is embedded the first time any process needs it; its vector
+        is kept by its text's digest, in memory (the most recently used) and in the store."""
         cache = self._sentence_vectors
         sentences = self.corpus.sentences
-        missing = [i for i in dict.fromkeys(ids) if i not in cache and i in sentences]
+        found = [i for i in ids if i in sentences]
+        keys = {i: hashlib.sha256(sentences[i].text.encode()).hexdigest()[:32] for i in found}
+        missing = sorted({keys[i] for i in found} - cache.keys())
         if missing:
-            vectors = self.embedder.embed([sentences[i].text for i in missing])
-            cache.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
-        found = [i for i in ids if i in cache]
-        for i in found:
-            cache.move_to_end(i)
-        rows = [cache[i] for i in found]
+            cache.update(self.chroma.sentence_vectors(missing))
+            todo = {keys[i]: sentences[i].text for i in found if keys[i] not in cache}
+            if todo:
+                vectors = np.asarray(self.embedder.embed(list(todo.values())), dtype=np.float32)
+                cache.update(zip(todo, vectors, strict=True))
+                self.chroma.keep_sentence_vectors(list(todo), vectors)
+        for key in keys.values():
+            cache.move_to_end(key)
+        rows = [cache[keys[i]] for i in found]
         while len(cache) > SENTENCE_CACHE:
             cache.popitem(last=False)
         if not found:

@@ -27,6 +27,10 @@ class Embedder(Protocol):
         """L2-normalised float32 vectors, one row per text."""
         ...
 
+    def load(self) -> None:
+        """Load the model now (a long-running process: the first question must not wait)."""
+        ...
+
 
 # At most this many texts are embedded with numpy while torch is not loaded (a question, an
 # answer's claims); more, and sentence-transformers is loaded for the rest of the process.
@@ -82,6 +86,9 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         return int(self._load().get_sentence_embedding_dimension() or 0)
+
+    def load(self) -> None:
+        self._load()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if self._model is None and 0 < len(texts) <= SMALL_BATCH and self._numpy_model():

@@ -96,7 +96,7 @@ class ChatSession:
     def warm_up(self) -> None:
         """Load the models now, so the first question does not wait for them; an LLM that
         cannot load leaves the extractive writer as the default."""
-        self.engine.embedder.embed(["warm up"])
+        self.engine.embedder.load()  # torch: sentences are embedded when questions need them
         try:
             self.ready_writer(self.default_writer)
             self.engine.condenser.llm()  # the follow-up rewrite's fixed prompt, evaluated now
