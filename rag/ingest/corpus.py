@@ -96,9 +96,5 @@ class Corpus:
     def document(self, doc_id: str) -> Document:
         return self.entries[doc_id].document
 
-    def all_chunks(self) -> Iterable[Chunk]:
-        for entry in self.entries.values():
-            yield from entry.chunks
-
     def hashes(self) -> dict[str, str]:
         return {d: e.document.content_hash for d, e in self.entries.items()}
