@@ -42,6 +42,11 @@ class IndexSettings(BaseSettings):
         default=None, description="A sentence-transformers model folder; default: all-MiniLM-L6-v2."
     )
     embed_batch_size: int = 64
+    embed_backend: Literal["onnx", "torch"] = Field(
+        default="onnx",
+        description="onnx: the model exported once to ONNX (under cache_dir/models) and run by "
+        "onnxruntime; torch: sentence-transformers on torch. Same vectors.",
+    )
     chunk_max_chars: int = 480
     chunk_overlap_sentences: int = 1
     refresh_seconds: float = Field(

