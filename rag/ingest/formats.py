@@ -13,7 +13,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["text", "html", "pdf", "docx"]
 
@@ -175,7 +175,7 @@ def read_html(text: str) -> Extracted | str:
             paragraphs.append(joined)
         line.clear()
 
-    stack = [root]
+    stack: list[Any] = [root]  # a node, or None: the end of a block
     while stack:
         node = stack.pop()
         if node is None:  # the end of a block

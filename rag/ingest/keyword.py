@@ -107,7 +107,7 @@ class KeywordIndex:
 
     def _count(self, terms: Sequence[str], counts: sparse.csr_matrix, sign: int) -> None:
         per_term = np.asarray((counts > 0).sum(axis=0)).ravel()
-        for i in np.flatnonzero(per_term):
+        for i in np.flatnonzero(per_term).tolist():
             self.df[terms[i]] += sign * int(per_term[i])
             if self.df[terms[i]] <= 0:
                 del self.df[terms[i]]
@@ -149,7 +149,10 @@ class KeywordIndex:
     def _merged(self) -> Segment:
         """One segment of the live rows of all segments."""
         terms: dict[str, int] = {}
-        parts, row_doc, chunk_ids, docs = [], [], [], {}
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        row_doc: list[str] = []
+        chunk_ids: list[str] = []
+        docs: dict[str, str] = {}
         for seg in self.segments:
             remap = np.asarray([terms.setdefault(t, len(terms)) for t in seg.terms], np.int32)
             live = seg.counts[seg.alive].tocoo()

@@ -9,7 +9,8 @@ import re
 import unicodedata
 
 from rag.errors import RagError
-from rag.ingest.documents import SUFFIXES, Skipped, decode
+from rag.ingest.documents import Skipped, decode
+from rag.ingest.formats import SUFFIXES
 from rag.types import Document
 from rag.web.render import human_size
 
