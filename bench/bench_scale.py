@@ -153,13 +153,16 @@ def bench_scale(files: int, keep: Path | None) -> None:
             f"p95 {percentile(times, 95):5.1f} ms   target p50 <= 50, p95 <= 150"
         )
 
-    victim = sorted(docs.rglob("*.txt"))[len(qs)]
-    victim.unlink()
-    t0 = time.perf_counter()
-    removed = engine.ingest()
+    removal = []
+    for victim in sorted(docs.rglob("*.txt"))[len(qs) : len(qs) + 5]:
+        victim.unlink()
+        t0 = time.perf_counter()
+        removed = engine.ingest()
+        removal.append(time.perf_counter() - t0)
+        assert removed.removed, removed.summary()
     print(
-        f"removing one document: {time.perf_counter() - t0:.2f} s "
-        f"({removed.removed})   target <= 1 s"
+        f"removing one document (5 in turn): median {statistics.median(removal):.2f} s, "
+        f"max {max(removal):.2f} s   target <= 1 s"
     )
 
     rss = float(_child("rss", work))
