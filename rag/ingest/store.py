@@ -29,6 +29,7 @@ embedded database).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -195,6 +196,11 @@ class Store:
         self._corpus = old.updated(gone, entries) if changed else old
         self._generation = meta.get("generation")
         self._follow_keywords()
+        if changed:
+            # The view's records live long and hold no reference cycles: out of the cycle
+            # collector's reach, they spare a full collection (0.3-0.6 s over 240,000
+            # sentences) in the middle of a question or a removal. Refcounting still frees them.
+            gc.freeze()
         return changed
 
     def _follow_keywords(self) -> None:
