@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -79,3 +81,28 @@ def test_without_an_export_torch_encodes(tmp_path: Path) -> None:
     embedder = SentenceTransformerEmbedder(str(tmp_path / "missing"), export_dir=tmp_path)
     assert embedder._onnx_encoder() is False
     assert not list(tmp_path.glob("embedder-*"))
+
+
+def test_threads_asking_at_once_share_one_export(tmp_path: Path) -> None:
+    # the chat's warm-up and a first question at once: one thread loads the model to export
+    # it, and the other waits for the export instead of encoding on torch beside it
+    askers: set[str] = set()
+
+    class Recording(SentenceTransformerEmbedder):
+        def _sentence_transformer(self) -> Any:
+            askers.add(threading.current_thread().name)
+            return super()._sentence_transformer()
+
+    embedder = Recording(str(embedding_model_path()), export_dir=tmp_path)
+    out: list[np.ndarray] = []
+    threads = [
+        threading.Thread(target=lambda t=t: out.append(embedder.embed([t])), name=t)
+        for t in ("first question", "second question")
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(out) == 2 and all(v.shape == (1, 384) for v in out)
+    assert len(askers) == 1, f"torch loaded by {sorted(askers)}"
+    assert [p.name for p in tmp_path.iterdir()] == [next(tmp_path.glob("embedder-*")).name]

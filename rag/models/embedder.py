@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -59,33 +60,38 @@ class SentenceTransformerEmbedder:
         self.name = f"sentence-transformers:{path.parent.name}/{path.name}"
         self._model: Any = None  # the SentenceTransformer, when torch encodes or exports
         self._onnx: Any = None  # the OnnxEncoder, or False once it proved unavailable
+        # one thread loads or exports; the others (the chat's warm-up and a first question)
+        # wait for it instead of loading torch beside it
+        self._lock = threading.RLock()
 
     def _sentence_transformer(self) -> Any:
-        if self._model is None:
-            try:
-                from sentence_transformers import SentenceTransformer
-            except ImportError as exc:
-                raise BackendMissing("pip install sentence-transformers") from exc
-            try:
-                self._model = SentenceTransformer(
-                    self.model_path,
-                    device="cpu",
-                    local_files_only=True,
-                    # plain attention exports to a graph onnxruntime runs fastest
-                    model_kwargs={"attn_implementation": "eager"},
-                )
-            except Exception as exc:
-                raise ModelError(
-                    f"cannot load the embedding model at {self.model_path}: {exc}"
-                ) from exc
-            log.info("loaded embedding model %s", self.model_path)
-        return self._model
+        with self._lock:
+            if self._model is None:
+                try:
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:
+                    raise BackendMissing("pip install sentence-transformers") from exc
+                try:
+                    self._model = SentenceTransformer(
+                        self.model_path,
+                        device="cpu",
+                        local_files_only=True,
+                        # plain attention exports to a graph onnxruntime runs fastest
+                        model_kwargs={"attn_implementation": "eager"},
+                    )
+                except Exception as exc:
+                    raise ModelError(
+                        f"cannot load the embedding model at {self.model_path}: {exc}"
+                    ) from exc
+                log.info("loaded embedding model %s", self.model_path)
+            return self._model
 
     def _onnx_encoder(self) -> Any:
         """The onnxruntime encoder, exporting the model first if no export is kept yet."""
-        if self._onnx is None:
-            self._onnx = False
-            if self.backend == "onnx":
+        if self._onnx is not None:
+            return self._onnx
+        with self._lock:
+            if self._onnx is None and self.backend == "onnx":
                 try:
                     self._onnx = self._open_onnx()
                 except Exception as exc:  # any failure leaves sentence-transformers on torch
@@ -95,6 +101,8 @@ class SentenceTransformerEmbedder:
                         self.model_path,
                         exc,
                     )
+            if self._onnx is None:
+                self._onnx = False
         return self._onnx
 
     def _open_onnx(self) -> Any:
