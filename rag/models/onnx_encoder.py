@@ -3,8 +3,8 @@
 run with the model's own tokenizer. It computes what `SentenceTransformer.encode`
 computes, to float32 rounding (tests/test_embedder.py compares the two).
 
-Why: on a 2-core CPU it embeds a question in about 3 ms against 17-20 ms for
-sentence-transformers on torch, and documents about 1.2x faster (bench/bench_core.py); and once
+Why: on a 2-core CPU it embeds a question in about 3-5 ms against 12-50 ms for
+sentence-transformers on torch, and documents about 2x faster (bench/bench_core.py); and once
 exported, no process imports torch (about 15 s on such a machine) to embed anything.
 sentence-transformers' own `backend="onnx"` needs optimum-onnx, which does not install beside
 the transformers release sentence-transformers 6.2 needs, so the export is ours.
@@ -33,10 +33,8 @@ TOKEN_INPUTS = {"input_ids", "attention_mask", "token_type_ids"}
 def export_key(model_dir: Path) -> str:
     """Names the export of this model folder: its files' names, sizes and times (a changed or
     replaced model is exported again; an unchanged one is only `stat`ed)."""
-    files = sorted(p for p in model_dir.rglob("*") if p.is_file())
-    listing = [
-        (str(p.relative_to(model_dir)), p.stat().st_size, p.stat().st_mtime_ns) for p in files
-    ]
+    stats = sorted((p, p.stat()) for p in model_dir.rglob("*") if p.is_file())
+    listing = [(str(p.relative_to(model_dir)), st.st_size, st.st_mtime_ns) for p, st in stats]
     blob = json.dumps([EXPORT_VERSION, str(model_dir.resolve()), listing]).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
