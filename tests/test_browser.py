@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.appserver import MAX_UPLOAD, Server, start_app, stop_app
 from tests.conftest import ROOT, SEED_DOC, SEEDS
 
 pytestmark = pytest.mark.slow
@@ -39,88 +38,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-MAX_UPLOAD = 100_000
-START_TIMEOUT = 300  # the first start loads torch and the embedding model on a slow CI box
 ANSWER_TIMEOUT = 120_000  # ms
 
 FINAL = ".rc-answer:not(.rc-streaming), .rc-refused, .rc-error"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    url: str
-    docs: Path
-    proc: subprocess.Popen[str]
-    log: Path
-    env: dict[str, str] = field(default_factory=dict)
-
-
-def _start(tmp: Path, extra_env: dict[str, str] | None = None, copy_seeds: bool = True) -> Server:
-    tmp.mkdir(parents=True, exist_ok=True)
-    docs = tmp / "docs"
-    if copy_seeds:
-        shutil.copytree(SEEDS, docs)
-    else:
-        docs.mkdir(exist_ok=True)  # empty, or filled by the test
-    port = _free_port()
-    env = {
-        **os.environ,
-        "RAG_PORT": str(port),
-        "RAG_DOCS_DIR": str(docs),
-        "RAG_CACHE_DIR": str(tmp / "cache"),
-        "RAG_ANSWERER": "extractive",
-        "RAG_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
-        "GRADIO_TEMP_DIR": str(tmp / "gradio"),
-        **(extra_env or {}),
-    }
-    log = tmp / "server.log"
-    out = log.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py")],
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status in (200, 401, 403):
-                    break
-        except OSError:
-            pass
-        time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"app.py did not serve {url} within {START_TIMEOUT} s:\n{log.read_text()}")
-    return Server(url, docs, proc, log, env)
-
-
-def _stop(server: Server) -> None:
-    server.proc.terminate()
-    try:
-        server.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = _start(tmp_path_factory.mktemp("app"))
+    srv = start_app(tmp_path_factory.mktemp("app"))
     yield srv
-    _stop(srv)
+    stop_app(srv)
     output = srv.log.read_text()
     assert "Traceback" not in output, output
 
@@ -461,7 +388,7 @@ def test_refuses_to_serve_off_loopback_without_credentials(tmp_path: Path) -> No
 
 @pytest.mark.browser
 def test_credentials_protect_the_page_and_the_api(browser: Any, tmp_path: Path) -> None:
-    srv = _start(tmp_path, {"RAG_AUTH": "reader:s3cret pass"})
+    srv = start_app(tmp_path, {"RAG_AUTH": "reader:s3cret pass"})
     try:
         from gradio_client import Client
 
@@ -490,7 +417,7 @@ def test_credentials_protect_the_page_and_the_api(browser: Any, tmp_path: Path) 
         pg.screenshot(path=str(SCREENSHOTS / "14-signed-in.png"))
         context.close()
     finally:
-        _stop(srv)
+        stop_app(srv)
 
 
 # -- documents of other formats: a PDF dropped into the folder, Word and HTML uploaded -------
@@ -513,7 +440,7 @@ def test_a_pdf_in_the_folder_is_cited_on_its_page(browser: Any, tmp_path: Path) 
             ],
         ],
     )
-    srv = _start(tmp_path, copy_seeds=False)
+    srv = start_app(tmp_path, copy_seeds=False)
     context = browser.new_context(viewport={"width": 1360, "height": 1000})
     tab = context.new_page()
     errors: list[str] = []
@@ -568,7 +495,7 @@ def test_a_pdf_in_the_folder_is_cited_on_its_page(browser: Any, tmp_path: Path) 
         assert errors == []
         context.close()
     finally:
-        _stop(srv)
+        stop_app(srv)
     assert "Traceback" not in srv.log.read_text()
 
 
@@ -585,10 +512,10 @@ def test_two_replicas_on_one_chroma_server_share_the_index(
 
     server = {"RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(chroma_port)}
     shutil.copytree(SEEDS, tmp_path / "docs")
-    first = _start(tmp_path / "a", {**server, "RAG_DOCS_DIR": str(tmp_path / "docs")}, False)
+    first = start_app(tmp_path / "a", {**server, "RAG_DOCS_DIR": str(tmp_path / "docs")}, False)
     second = None
     try:
-        second = _start(
+        second = start_app(
             tmp_path / "b",
             {**server, "RAG_DOCS_DIR": str(tmp_path / "docs"), "RAG_REFRESH_SECONDS": "1"},
             copy_seeds=False,
@@ -622,9 +549,9 @@ def test_two_replicas_on_one_chroma_server_share_the_index(
         assert "Ingrid Solberg" in after["answer"], after
         assert after["citations"][0]["doc_id"] == "lighthouse.md"
     finally:
-        _stop(first)
+        stop_app(first)
         if second is not None:
-            _stop(second)
+            stop_app(second)
     for srv in (first, second):
         assert srv is not None and "Traceback" not in srv.log.read_text()
 
@@ -635,11 +562,11 @@ def test_two_replicas_on_one_chroma_server_share_the_index(
 @pytest.fixture(scope="module")
 def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The app with its defaults: the LLM writes answers and rewrites follow-ups."""
-    srv = _start(
+    srv = start_app(
         tmp_path_factory.mktemp("app-llm"), {"RAG_ANSWERER": "auto", "RAG_CONDENSE": "auto"}
     )
     yield srv
-    _stop(srv)
+    stop_app(srv)
     output = srv.log.read_text()
     assert "Traceback" not in output, output
 
