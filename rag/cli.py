@@ -15,12 +15,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rag  # noqa: F401  (the offline and thread environment, before torch or llama.cpp load)
 from rag.errors import RagError, SettingsError
 from rag.ingest.formats import SUFFIXES
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.engine import Engine
+    from rag.ingest.store import SyncReport
 
 log = logging.getLogger("rag")
 
@@ -41,13 +45,31 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings.load(**overrides)
 
 
+def _ingest_unless_busy(engine: Engine) -> SyncReport | None:
+    """Sync before answering, unless another ingest is at it: then answer from the documents it
+    has committed so far rather than wait (None)."""
+    from rag.ingest.lock import IndexBusy
+
+    try:
+        return engine.ingest(wait=False)
+    except IndexBusy as exc:
+        log.warning("%s; answering from the documents indexed so far", exc)
+        return None
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag.ingest.lock import IndexBusy
     from rag.ingest.store import Store
     from rag.models.embedder import make_embedder
 
     settings = settings_from(args)
+    store = Store(settings.index, make_embedder(settings.index))
     try:
-        report = Store(settings.index, make_embedder(settings.index)).sync()
+        try:
+            report = store.sync(wait=False)
+        except IndexBusy as exc:
+            print(f"{exc}; waiting for it to finish (Ctrl-C to stop)", file=sys.stderr, flush=True)
+            report = store.sync()
     except KeyboardInterrupt:
         print(
             "interrupted: the documents written so far are kept; run `rag ingest` again to "
@@ -78,8 +100,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     finally:
         gc.freeze()
         gc.enable()
-    report = engine.ingest()
-    if report.embedded or report.removed:
+    report = _ingest_unless_busy(engine)
+    if report and (report.embedded or report.removed):
         log.info("index updated: %s", report.summary())
     else:
         args.read_only = True  # nothing was written: main() may skip the interpreter's teardown
@@ -99,13 +121,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from rag.terminal import run
 
     engine = Engine(settings_from(args))
-    report = engine.ingest()
+    report = _ingest_unless_busy(engine)
     if not engine.store.corpus.entries:
         raise RagError(
             f"no documents in {engine.settings.index.docs_dir}: add documents "
             f"({', '.join(SUFFIXES)})"
         )
-    print(f"{len(engine.store.corpus.entries)} documents, {report.summary()}", file=sys.stderr)
+    summary = f", {report.summary()}" if report else ""
+    print(f"{len(engine.store.corpus.entries)} documents{summary}", file=sys.stderr)
     kind = engine.writers.default
     return run(lambda: Conversation(engine, prepare=True, writer=kind), input, sys.stdout)
 

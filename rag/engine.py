@@ -71,8 +71,12 @@ class Engine:
             return None
         return getattr(self.writers.ready("llm"), "llm", None)
 
-    def ingest(self, progress: Progress | None = None, allow_empty: bool = False) -> SyncReport:
-        return self.store.sync(progress, allow_empty)
+    def ingest(
+        self, progress: Progress | None = None, allow_empty: bool = False, wait: bool = True
+    ) -> SyncReport:
+        """Sync the index with the docs folder (IndexBusy when another ingest holds it and
+        not `wait`)."""
+        return self.store.sync(progress, allow_empty, wait)
 
     def ask(
         self,
@@ -100,6 +104,7 @@ class Engine:
             writer=self.writers.check(writer),
             top_k=top_k,
             evidence_k=evidence_k,
+            view=self.store.view,
         )
 
     def stream(

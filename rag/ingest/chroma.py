@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -59,6 +60,7 @@ class ChromaIndex:
         # it reflects: while the token is unchanged, nobody else wrote, and it need not be read
         self._states: dict[str, DocState] | None = None
         self._seen: str | None = None
+        self._lock = threading.RLock()  # the table: a sync writes it while refreshes read it
 
     def connect(self) -> Any:
         """The Chroma client (made on first use; raises RagError when the server is down)."""
@@ -101,7 +103,8 @@ class ChromaIndex:
         return self._collections["chunk_store"]
 
     def drop(self) -> None:
-        self._states = None
+        with self._lock:
+            self._states = None
         for kind in ("chunks", "texts", "docs", "sentvec"):
             with contextlib.suppress(Exception):
                 self.connect().delete_collection(f"{self.prefix}_{kind}")
@@ -119,35 +122,42 @@ class ChromaIndex:
 
     def commit(self, fingerprint: str) -> None:
         """Tell every process that the index changed (a new generation token)."""
-        before = self.meta().get("generation")
-        token = uuid.uuid4().hex
-        self.collection("docs").modify(metadata={"fingerprint": fingerprint, "generation": token})
-        if before == self._seen:
-            self._seen = token  # only this process wrote since the table was read
-        else:
-            self._states = None
+        with self._lock:
+            before = self.meta().get("generation")
+            token = uuid.uuid4().hex
+            self.collection("docs").modify(
+                metadata={"fingerprint": fingerprint, "generation": token}
+            )
+            if before == self._seen:
+                self._seen = token  # only this process wrote since the table was read
+            else:
+                self._states = None
 
     def states(self, meta: dict[str, Any] | None = None) -> dict[str, DocState]:
         """The record of every document (read again only when another process committed)."""
         generation = (self.meta() if meta is None else meta).get("generation")
-        if self._states is None or generation is None or generation != self._seen:
-            got = self.collection("docs").get(include=["metadatas"])
-            pairs = zip(got["ids"], got["metadatas"], strict=True)
-            fields = DocState.FIELDS
-            self._states = {i: DocState(**{k: m[k] for k in fields if k in m}) for i, m in pairs}
-            self._seen = generation
-        return dict(self._states)
+        with self._lock:
+            if self._states is None or generation is None or generation != self._seen:
+                got = self.collection("docs").get(include=["metadatas"])
+                pairs = zip(got["ids"], got["metadatas"], strict=True)
+                fields = DocState.FIELDS
+                self._states = {
+                    i: DocState(**{k: m[k] for k in fields if k in m}) for i, m in pairs
+                }
+                self._seen = generation
+            return dict(self._states)
 
     def set_states(self, states: dict[str, DocState]) -> None:
         ids = sorted(states)
-        for part in batches(ids, self.connect().get_max_batch_size()):
-            self.collection("docs").upsert(
-                ids=list(part),
-                embeddings=[marker(d) for d in part],
-                metadatas=[asdict(states[d]) for d in part],
-            )
-        if self._states is not None:
-            self._states.update(states)
+        with self._lock:
+            for part in batches(ids, self.connect().get_max_batch_size()):
+                self.collection("docs").upsert(
+                    ids=list(part),
+                    embeddings=[marker(d) for d in part],
+                    metadatas=[asdict(states[d]) for d in part],
+                )
+            if self._states is not None:
+                self._states.update(states)
 
     def records(self, want: dict[str, str]) -> dict[str, dict[str, Any]]:
         """The text records of these documents (doc_id -> hash), those of that version only."""
@@ -157,6 +167,14 @@ class ChromaIndex:
             for doc_id, record in zip(got["ids"], got["metadatas"], strict=True):
                 if record and record.get("hash") == want[doc_id]:
                     out[doc_id] = record
+        return out
+
+    def versions(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """The hash of the text record each of these documents has (those that have one)."""
+        out: dict[str, str] = {}
+        for part in batches(sorted(doc_ids), ID_BATCH):
+            got = self.collection("texts").get(ids=list(part), include=["metadatas"])
+            out.update((d, r["hash"]) for d, r in zip(got["ids"], got["metadatas"], strict=True))
         return out
 
     def sentence_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
@@ -187,6 +205,7 @@ class ChromaIndex:
             chunks.delete(where={"doc_id": {"$in": list(part)}})
         for part in batches(sorted(states), ID_BATCH):
             self.collection("texts").delete(ids=list(part))
-            self.collection("docs").delete(ids=list(part))
-        for d in states:
-            (self._states or {}).pop(d, None)
+            with self._lock:
+                self.collection("docs").delete(ids=list(part))
+                for d in part:
+                    (self._states or {}).pop(d, None)

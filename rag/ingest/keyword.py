@@ -6,6 +6,9 @@ and evidence scoring share one notion of a word. Scores are Lucene's BM25 (as bm
 method computes them); the document frequency of each term serves evidence scoring and
 answerability too.
 
+An index in use is never changed: the store changes a `branch()` of it and swaps the two, so
+a search never sees a half-made change.
+
 The index is a list of segments, each the term counts of some documents' chunks (a sparse
 matrix, immutable once written), and the documents removed from them since. A change writes one
 new segment file and a small manifest; when segments multiply or removed rows pile up, they are
@@ -14,6 +17,8 @@ merged into one. On disk (a folder): `keyword.json` (the manifest) and `seg-*.np
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import math
 import os
@@ -70,6 +75,13 @@ class Segment:
         self.alive &= ~rows
         return rows
 
+    def branch(self) -> Segment:
+        """A copy that can mark rows removed without changing this one (the matrices, which
+        never change, are shared)."""
+        seg = copy.copy(self)
+        seg.removed, seg.alive = set(self.removed), self.alive.copy()
+        return seg
+
     def remove(self, doc_id: str) -> sparse.csr_matrix:
         """Mark the document's rows removed; returns their term counts (to update df)."""
         self.removed.add(doc_id)
@@ -114,6 +126,14 @@ class KeywordIndex:
         self.n += sign * counts.shape[0]
         self.total += sign * float(counts.sum())
 
+    def branch(self) -> KeywordIndex:
+        """A copy to change while searches go on reading this one (a few milliseconds: the
+        segments' matrices are shared)."""
+        new = KeywordIndex()
+        new.segments = [s.branch() for s in self.segments]
+        new.df, new.n, new.total = Counter(self.df), self.n, self.total
+        return new
+
     # -- keeping in step with the corpus --------------------------------------------------------
 
     def docs(self) -> dict[str, str]:
@@ -138,13 +158,20 @@ class KeywordIndex:
             self.segments = [self._merged()] if self.n else []
         return changed
 
-    def follow(self, want: Mapping[str, str], chunks_of: Callable[[str], DocChunks]) -> bool:
-        """Bring the index in step with the documents `want` (doc_id -> content hash); the
-        chunks of a document to add come from `chunks_of`. False when it already was."""
+    def followed(
+        self, want: Mapping[str, str], chunks_of: Callable[[str], DocChunks]
+    ) -> KeywordIndex:
+        """This index in step with the documents `want` (doc_id -> content hash): itself when
+        it already is, else a changed branch; the chunks of a document to add come from
+        `chunks_of`."""
         have = self.docs()
         remove = [d for d, h in have.items() if want.get(d) != h]
-        add = [chunks_of(d) for d, h in sorted(want.items()) if have.get(d) != h]
-        return self.update(add, remove)
+        add = [d for d, h in sorted(want.items()) if have.get(d) != h]
+        if not remove and not add:
+            return self
+        new = self.branch()
+        new.update([chunks_of(d) for d in add], remove)
+        return new
 
     def _merged(self) -> Segment:
         """One segment of the live rows of all segments."""
@@ -227,10 +254,11 @@ class KeywordIndex:
             os.fsync(f.fileno())
         os.replace(tmp, folder / MANIFEST)
         keep = {f"{s.name}.npz" for s in self.segments}
-        for old in folder.glob("seg-*.npz"):
+        for old in [*folder.glob("seg-*.npz"), *folder.glob(".seg.*"), *folder.glob(".keyword.*")]:
             # another process may have just written one its manifest is about to name
-            if old.name not in keep and time.time() - old.stat().st_mtime > 600:
-                old.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # or removed it already
+                if old.name not in keep and time.time() - old.stat().st_mtime > 600:
+                    old.unlink()
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex:

@@ -13,10 +13,15 @@ Three collections, named rag_<key>_<kind>:
           (what refreshes poll).
 
 A document is indexed when its docs record says "done", and a sync writes it in this order:
-docs "writing" (with the new hash), chunks of other versions deleted, text, chunk vectors in
-batches within the store's limit, docs "done" (the commit). A crash at any point leaves it
+docs "writing" (with the new hash), chunks of other versions deleted, chunk vectors in batches
+within the store's limit, text, docs "done" (the commit). A crash at any point leaves it
 "writing"; the next sync keeps the chunks already written for that version and embeds only
 the rest. A removal goes "removing", then vectors and text, then the docs record.
+
+Questions go on while a sync writes, in this process or another: each reads a View (the corpus
+and keyword index as of one generation), swapped whole when a document commits. A document
+being rewritten is answered as last committed (its text record is replaced only at the commit)
+until its new version is; one process syncs an index at a time (rag/ingest/lock.py).
 
 Sentence vectors are not embedded at ingest: evidence scoring embeds the sentences of the
 retrieved chunks the first time any process needs them, and keeps each by its text's digest (a
@@ -33,6 +38,7 @@ import gc
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
@@ -46,6 +52,7 @@ from rag.ingest.chroma import ID_BATCH, ChromaIndex, DocState, batches, marker
 from rag.ingest.corpus import Corpus, DocEntry, entry_from_record, entry_record, segment
 from rag.ingest.documents import Skipped, scan_documents
 from rag.ingest.keyword import DocChunks, KeywordIndex
+from rag.ingest.lock import IndexBusy, ingest_lock
 from rag.ingest.sentences import SPLITTER_VERSION
 from rag.models.embedder import Embedder
 from rag.settings import IndexSettings
@@ -84,6 +91,18 @@ class SyncReport:
         )
 
 
+@dataclass(frozen=True)
+class View:
+    """What this process answers from: the documents indexed and their keyword index, as of one
+    generation of the store. A View is never changed: a change makes a new one, swapped in
+    whole, so a question that took it reads one consistent state from start to end, whatever a
+    sync does meanwhile."""
+
+    corpus: Corpus
+    keyword: KeywordIndex
+    generation: str | None = None
+
+
 def _doc_chunks(e: DocEntry) -> DocChunks:
     """What the keyword index takes of a document."""
     ids, texts = [c.id for c in e.chunks], [c.text for c in e.chunks]
@@ -109,11 +128,14 @@ class Store:
         # replicas on one server share the collections of a docs folder, whatever their cache
         key = [str(self.docs_dir)] + ([] if settings.chroma_host else [str(self.dir.resolve())])
         self.collection_prefix = "rag_" + hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
-        self._corpus: Corpus | None = None  # the view, loaded when first needed
         self.chroma = ChromaIndex(settings, self.collection_prefix, self.dir / "chroma")
-        self._keyword: KeywordIndex | None = None
+        self._view: View | None = None  # loaded when first needed
+        # One sync at a time in this process (ingest_lock keeps other processes out), and one
+        # change of the view; questions take neither, they read whichever View is current.
+        self._sync_lock = threading.Lock()
+        self._view_lock = threading.Lock()
         self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._generation: str | None = None  # of the view: the token seen when it was loaded
+        self._cache_lock = threading.Lock()
         self._checked = 0.0  # when refresh last asked the store
 
     # -- Chroma (rag/ingest/chroma.py) ---------------------------------------------------------
@@ -149,73 +171,92 @@ class Store:
     # -- the view: corpus and keyword index -----------------------------------------------------
 
     @property
+    def view(self) -> View:
+        """The index as this process sees it now (loaded on first use)."""
+        view = self._view
+        if view is None:
+            with self._view_lock:
+                if self._view is None:
+                    self._load()
+                view = self._view
+        assert view is not None
+        return view
+
+    @property
     def corpus(self) -> Corpus:
-        """The documents indexed, as this process sees them (loaded on first use)."""
-        if self._corpus is None:
-            self._load()
-        assert self._corpus is not None
-        return self._corpus
+        """The documents indexed, as this process sees them."""
+        return self.view.corpus
+
+    def keyword_index(self) -> KeywordIndex:
+        """The BM25 index of the corpus's chunks."""
+        return self.view.keyword
 
     def open(self) -> None:
         """Load the view of the index as last synced (no document is read, nothing embedded)."""
         self._claim_folder()
-        self._load()
+        with self._view_lock:
+            self._load()
 
     def refresh(self, force: bool = False) -> bool:
         """Take in what other processes indexed since the view was loaded, checked at most every
-        refresh_seconds. True when the view changed."""
+        refresh_seconds. True when the view changed. Skipped while another thread changes the
+        view: a question never waits for that."""
         now = time.monotonic()
         if not force and now - self._checked < self.settings.refresh_seconds:
             return False
-        self._checked = now
+        if not self._view_lock.acquire(blocking=False):
+            return False
         try:
-            meta = self.chroma.meta()
-        except Exception:  # the server is away: keep ours
-            log.warning("could not check the index for changes", exc_info=True)
-            return False
-        if meta.get("generation") == self._generation and self._corpus is not None:
-            return False
-        return self._load(meta)
+            self._checked = now
+            try:
+                meta = self.chroma.meta()
+            except Exception:  # the server is away: keep ours
+                log.warning("could not check the index for changes", exc_info=True)
+                return False
+            if self._view is not None and meta.get("generation") == self._view.generation:
+                return False
+            return self._load(meta)
+        finally:
+            self._view_lock.release()
 
-    def _load(self, meta: dict[str, Any] | None = None) -> bool:
-        """Bring the view in step with the documents the store says are done."""
+    def _load(
+        self, meta: dict[str, Any] | None = None, keyword: KeywordIndex | None = None
+    ) -> bool:
+        """Under the view lock: a new view, in step with the documents the store says are done
+        (and with `keyword`, the keyword index a sync just made, when given)."""
         meta = self.chroma.meta() if meta is None else meta
+        old = self._view
+        corpus = old.corpus if old else Corpus()
+        have = corpus.hashes()
+        want: dict[str, str] = {}
         if meta.get("fingerprint") not in (None, self.fingerprint):
             log.warning("the index was built with other settings; `rag ingest` rebuilds it")
-            want: dict[str, str] = {}
-        else:
-            states = self.chroma.states(meta) if meta else {}
+        elif meta:
+            states = self.chroma.states(meta)
             want = {d: s.hash for d, s in states.items() if s.state == "done"}
-        old = self._corpus or Corpus()
-        have = old.hashes()
+            # a document being rewritten is answered as last committed until the new version is
+            writing = [d for d, s in states.items() if s.state == "writing"]
+            want |= {d: have[d] for d in writing if d in have}
+            want |= self.chroma.versions([d for d in writing if d not in have])
         gone = [d for d, h in have.items() if want.get(d) != h]
         new = sorted(d for d, h in want.items() if have.get(d) != h)
         records = self.chroma.records({d: want[d] for d in new})
         entries = [entry_from_record(d, r) for d, r in records.items()]
         changed = bool(gone or entries)
-        self._corpus = old.updated(gone, entries) if changed else old
-        self._generation = meta.get("generation")
-        self._follow_keywords()
+        if changed:
+            corpus = corpus.updated(gone, entries)
+        if keyword is None:
+            keyword = old.keyword if old else KeywordIndex.load(self.dir / "keyword")
+        followed = keyword.followed(corpus.hashes(), lambda d: _doc_chunks(corpus.entries[d]))
+        if followed is not keyword:
+            followed.save(self.dir / "keyword")
+        self._view = View(corpus, followed, meta.get("generation"))
         if changed:
             # The view's records live long and hold no reference cycles: out of the cycle
             # collector's reach, they spare a full collection (0.3-0.6 s over 240,000
             # sentences) in the middle of a question or a removal. Refcounting still frees them.
             gc.freeze()
         return changed
-
-    def _follow_keywords(self) -> None:
-        keyword = self._keyword or KeywordIndex.load(self.dir / "keyword")
-        entries = self.corpus.entries
-        if keyword.follow(self.corpus.hashes(), lambda d: _doc_chunks(entries[d])):
-            keyword.save(self.dir / "keyword")
-        self._keyword = keyword
-
-    def keyword_index(self) -> KeywordIndex:
-        """The BM25 index of the corpus's chunks."""
-        if self._keyword is None:
-            self._follow_keywords()
-        assert self._keyword is not None
-        return self._keyword
 
     def sentence_vectors(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
         """The vectors of these sentences (rows, in the order of the ids returned: those the
@@ -225,29 +266,44 @@ class Store:
         sentences = self.corpus.sentences
         found = [i for i in ids if i in sentences]
         keys = {i: hashlib.sha256(sentences[i].text.encode()).hexdigest()[:32] for i in found}
-        missing = sorted({keys[i] for i in found} - cache.keys())
+        with self._cache_lock:  # questions on other threads use the cache too
+            vectors = {k: cache[k] for k in set(keys.values()) if k in cache}
+            for key in vectors:
+                cache.move_to_end(key)
+        missing = sorted(set(keys.values()) - vectors.keys())
         if missing:
-            cache.update(self.chroma.sentence_vectors(missing))
-            todo = {keys[i]: sentences[i].text for i in found if keys[i] not in cache}
+            vectors.update(self.chroma.sentence_vectors(missing))
+            todo = {keys[i]: sentences[i].text for i in found if keys[i] not in vectors}
             if todo:
-                vectors = np.asarray(self.embedder.embed(list(todo.values())), dtype=np.float32)
-                cache.update(zip(todo, vectors, strict=True))
-                self.chroma.keep_sentence_vectors(list(todo), vectors)
-        for key in keys.values():
-            cache.move_to_end(key)
-        rows = [cache[keys[i]] for i in found]
-        while len(cache) > SENTENCE_CACHE:
-            cache.popitem(last=False)
+                embedded = np.asarray(self.embedder.embed(list(todo.values())), dtype=np.float32)
+                self.chroma.keep_sentence_vectors(list(todo), embedded)
+                vectors.update(zip(todo, embedded, strict=True))
+            with self._cache_lock:
+                cache.update((k, vectors[k]) for k in missing)
+                while len(cache) > SENTENCE_CACHE:
+                    cache.popitem(last=False)
         if not found:
             return [], np.zeros((0, 1), dtype=np.float32)
-        return found, np.stack(rows)
+        return found, np.stack([vectors[keys[i]] for i in found])
 
     # -- sync ---------------------------------------------------------------------------------
 
-    def sync(self, progress: Progress | None = None, allow_empty: bool = False) -> SyncReport:
+    def sync(
+        self, progress: Progress | None = None, allow_empty: bool = False, wait: bool = True
+    ) -> SyncReport:
         """Bring the index in step with the docs folder: only new, changed and unfinished files
         are read and embedded, and each document is committed as soon as it is written.
-        A folder with no readable document is an error unless `allow_empty`."""
+        A folder with no readable document is an error unless `allow_empty`. One sync at a
+        time per index: another waits for it, or, without `wait`, raises IndexBusy."""
+        if not self._sync_lock.acquire(blocking=wait):
+            raise IndexBusy("this process is already updating the index")
+        try:
+            with ingest_lock(self.dir, wait):
+                return self._sync(progress, allow_empty)
+        finally:
+            self._sync_lock.release()
+
+    def _sync(self, progress: Progress | None, allow_empty: bool) -> SyncReport:
         t0 = time.perf_counter()
         self._claim_folder()
         report = SyncReport()
@@ -282,16 +338,18 @@ class Store:
         entries = [segment(d, *cut) for d in scan.docs]
         if entries:
             report.embedded = self._write(entries, states, scan.stats, progress)
+        keyword = None
         if report.removed or entries:  # the keyword index follows, ready for the next question
-            keyword = self._keyword or KeywordIndex.load(self.dir / "keyword")
+            base = self._view.keyword if self._view else KeywordIndex.load(self.dir / "keyword")
+            keyword = base.branch()
             rewritten = [e.document.doc_id for e in entries]  # any version it held goes
             keyword.update([_doc_chunks(e) for e in entries], report.removed + rewritten)
             keyword.save(self.dir / "keyword")
-            self._keyword = keyword
         if report.removed or scan.docs or report.rebuilt:
             self.chroma.commit(self.fingerprint)
-        if self._corpus is not None:
-            self._load()  # a view in use follows at once; else it loads when first needed
+        if self._view is not None:  # a view in use follows at once; else it loads when needed
+            with self._view_lock:
+                self._load(keyword=keyword)
         indexed = [s for s in self.chroma.states().values() if s.state == "done"]
         report.sentences = sum(max(s.sentences, 0) for s in indexed)
         report.chunks = sum(max(s.chunks, 0) for s in indexed)
@@ -317,7 +375,7 @@ class Store:
             for e in entries
         }
         self.chroma.set_states(writing)
-        chunks, texts = self.collection("chunks"), self.collection("texts")
+        chunks = self.collection("chunks")
         for doc_id, new in ((d, s) for d, s in writing.items() if d in states):
             old = states[doc_id]  # what the earlier version left: ids past the new end, or
             if old.state == "done" and old.chunks >= 0:  # all of another hash after a crash
@@ -330,15 +388,10 @@ class Store:
         resumed = [d for d, s in writing.items() if d in states and states[d].hash == s.hash]
         for part in batches(resumed, ID_BATCH):
             written.update(chunks.get(where={"doc_id": {"$in": list(part)}}, include=[])["ids"])
-        for part in batches(entries, min(ID_BATCH, self.connect().get_max_batch_size())):
-            texts.upsert(
-                ids=[e.document.doc_id for e in part],
-                embeddings=[marker(e.document.doc_id) for e in part],
-                metadatas=[entry_record(e) for e in part],
-            )
         todo = [(e, c) for e in entries for c in e.chunks if c.id not in written]
         left = Counter(e.document.doc_id for e, _ in todo)
-        self._finish({d: s for d, s in writing.items() if not left[d]})  # nothing more to embed
+        by_id = {e.document.doc_id: e for e in entries}
+        self._finish(by_id, {d: s for d, s in writing.items() if not left[d]})  # all embedded
         from tqdm import tqdm
 
         with tqdm(total=len(todo), desc="embedding", unit="chunk", disable=None) as bar:
@@ -349,17 +402,27 @@ class Store:
                 for e, _ in part:
                     left[e.document.doc_id] -= 1
                 ids = {e.document.doc_id for e, _ in part}
-                self._finish({d: writing[d] for d in ids if not left[d]})
+                self._finish(by_id, {d: writing[d] for d in ids if not left[d]})
                 bar.update(len(part))
                 if progress:
                     progress(min((n + 1) * SLICE, len(todo)), len(todo), "embedding")
         return len(todo)
 
-    def _finish(self, docs: dict[str, DocState]) -> None:
-        """Commit these documents: their text and every chunk are written."""
-        if docs:
-            self.chroma.set_states({d: replace(s, state="done") for d, s in docs.items()})
-            self.chroma.commit(self.fingerprint)
+    def _finish(self, entries: dict[str, DocEntry], docs: dict[str, DocState]) -> None:
+        """Commit these documents, whose chunks are all written: their text, then their state.
+        Until then the text of the version last committed stays, for the views answering
+        from it."""
+        if not docs:
+            return
+        part_size = min(ID_BATCH, self.connect().get_max_batch_size())
+        for part in batches(sorted(docs), part_size):
+            self.collection("texts").upsert(
+                ids=list(part),
+                embeddings=[marker(d) for d in part],
+                metadatas=[entry_record(entries[d]) for d in part],
+            )
+        self.chroma.set_states({d: replace(s, state="done") for d, s in docs.items()})
+        self.chroma.commit(self.fingerprint)
 
     def _add_chunks(self, part: Sequence[tuple[DocEntry, Any]]) -> None:
         """Embed these chunks (longest first: batches of like lengths pad least) and write them

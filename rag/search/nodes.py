@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
@@ -22,6 +23,7 @@ class Ask(QueryBundle):
     writer: str | None = None
     top_k: int | None = None
     evidence_k: int | None = None
+    view: Any = None  # the store's View when it was asked (rag.ingest.store.View)
 
 
 def chunk_node(chunk: Chunk, score: float) -> NodeWithScore:

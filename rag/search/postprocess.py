@@ -12,7 +12,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from rag.search.evidence import score_evidence
 from rag.search.nodes import evidence_node
-from rag.search.retrievers import query_vector
+from rag.search.retrievers import query_vector, view_of
 from rag.settings import RetrievalSettings
 from rag.types import Sentence
 
@@ -39,7 +39,8 @@ class EvidencePostprocessor(BaseNodePostprocessor):
         if query_bundle is None or not nodes:
             return []
         store: Store = self._store
-        corpus = store.corpus
+        view = view_of(store, query_bundle)
+        corpus = view.corpus
         candidates: dict[str, Sentence] = {}
         for node in nodes:
             chunk = corpus.chunks.get(node.node.node_id)
@@ -55,7 +56,7 @@ class EvidencePostprocessor(BaseNodePostprocessor):
             np.asarray(query_vector(store, query_bundle), dtype=np.float32),
             [candidates[i] for i in ids],
             vectors,
-            store.keyword_index().idf,
+            view.keyword.idf,
             previous,
             self._settings,
         )

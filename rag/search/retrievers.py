@@ -18,7 +18,7 @@ from rag.search.nodes import chunk_node
 from rag.settings import RetrievalSettings
 
 if TYPE_CHECKING:
-    from rag.ingest.store import Store
+    from rag.ingest.store import Store, View
 
 
 def query_vector(store: Store, bundle: QueryBundle) -> list[float]:
@@ -26,6 +26,12 @@ def query_vector(store: Store, bundle: QueryBundle) -> list[float]:
     if bundle.embedding is None:
         bundle.embedding = store.embedder.embed([bundle.query_str])[0].tolist()
     return bundle.embedding
+
+
+def view_of(store: Store, bundle: QueryBundle) -> View:
+    """The view this request answers from: the one it took when it was asked (an Ask carries
+    it), so a sync that ends meanwhile does not change the documents under it."""
+    return getattr(bundle, "view", None) or store.view
 
 
 class _Ranker(BaseRetriever):
@@ -43,8 +49,8 @@ class DenseRetriever(_Ranker):
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         from llama_index.core.vector_stores.types import VectorStoreQuery
 
-        chunks = self._store.corpus.chunks
-        k = min(self._k, len(chunks))
+        corpus = view_of(self._store, query_bundle).corpus
+        k = min(self._k, len(corpus.chunks))
         if k == 0:
             return []
         result = self._store.chunk_store().query(
@@ -54,16 +60,23 @@ class DenseRetriever(_Ranker):
         )
         ids = result.ids or []
         scores = result.similarities or [0.0] * len(ids)
-        return [chunk_node(chunks[i], s) for i, s in zip(ids, scores, strict=False) if i in chunks]
+        # the vector store also holds what a sync is writing: only the view's versions count
+        versions = [n.metadata.get("hash") for n in result.nodes or []] or [None] * len(ids)
+        return [
+            chunk_node(corpus.chunks[i], s)
+            for i, s, h in zip(ids, scores, versions, strict=False)
+            if i in corpus.chunks
+            and h in (None, corpus.entries[corpus.chunks[i].doc_id].document.content_hash)
+        ]
 
 
 class KeywordRetriever(_Ranker):
     """Chunks with the best BM25 score for the question's words."""
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        chunks = self._store.corpus.chunks
-        hits = self._store.keyword_index().search(query_bundle.query_str, self._k)
-        return [chunk_node(chunks[i], s) for i, s in hits if i in chunks]
+        view = view_of(self._store, query_bundle)
+        hits = view.keyword.search(query_bundle.query_str, self._k)
+        return [chunk_node(view.corpus.chunks[i], s) for i, s in hits if i in view.corpus.chunks]
 
 
 class HybridRetriever(BaseRetriever):
