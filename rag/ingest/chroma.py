@@ -29,13 +29,22 @@ ID_BATCH = 500  # documents per `where doc_id in [...]` call
 class DocState:
     """A document's record in the docs collection."""
 
-    FIELDS: ClassVar[tuple[str, ...]] = ("hash", "state", "size", "mtime", "chunks", "sentences")
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "hash",
+        "state",
+        "size",
+        "mtime",
+        "chunks",
+        "sentences",
+        "committed",
+    )
     hash: str  # sha256 of the file's bytes
     state: str  # "writing", "done" or "removing"
     size: int = -1  # the file's size and modification time (ns): unchanged files are not read
     mtime: int = -1
     chunks: int = -1  # how many chunks and sentences this version has
     sentences: int = -1
+    committed: str = ""  # while "writing": the hash of the version last committed, if any
 
 
 def batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -167,14 +176,6 @@ class ChromaIndex:
             for doc_id, record in zip(got["ids"], got["metadatas"], strict=True):
                 if record and record.get("hash") == want[doc_id]:
                     out[doc_id] = record
-        return out
-
-    def versions(self, doc_ids: Sequence[str]) -> dict[str, str]:
-        """The hash of the text record each of these documents has (those that have one)."""
-        out: dict[str, str] = {}
-        for part in batches(sorted(doc_ids), ID_BATCH):
-            got = self.collection("texts").get(ids=list(part), include=["metadatas"])
-            out.update((d, r["hash"]) for d, r in zip(got["ids"], got["metadatas"], strict=True))
         return out
 
     def sentence_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:

@@ -103,6 +103,13 @@ class View:
     generation: str | None = None
 
 
+def _committed(state: DocState | None) -> str:
+    """The hash of the version of a document last committed ("" for none)."""
+    if state is None:
+        return ""
+    return state.hash if state.state == "done" else state.committed
+
+
 def _doc_chunks(e: DocEntry) -> DocChunks:
     """What the keyword index takes of a document."""
     ids, texts = [c.id for c in e.chunks], [c.text for c in e.chunks]
@@ -235,9 +242,9 @@ class Store:
             states = self.chroma.states(meta)
             want = {d: s.hash for d, s in states.items() if s.state == "done"}
             # a document being rewritten is answered as last committed until the new version is
-            writing = [d for d, s in states.items() if s.state == "writing"]
-            want |= {d: have[d] for d in writing if d in have}
-            want |= self.chroma.versions([d for d in writing if d not in have])
+            want |= {
+                d: s.committed for d, s in states.items() if s.state == "writing" and s.committed
+            }
         gone = [d for d, h in have.items() if want.get(d) != h]
         new = sorted(d for d, h in want.items() if have.get(d) != h)
         records = self.chroma.records({d: want[d] for d in new})
@@ -371,6 +378,7 @@ class Store:
                 *stats[e.document.doc_id],
                 len(e.chunks),
                 len(e.sentences),
+                _committed(states.get(e.document.doc_id)),
             )
             for e in entries
         }
