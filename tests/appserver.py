@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,9 +32,13 @@ class Server:
 
 
 def start_app(
-    tmp: Path, extra_env: dict[str, str] | None = None, copy_seeds: bool = True
+    tmp: Path,
+    extra_env: dict[str, str] | None = None,
+    copy_seeds: bool = True,
+    args: Sequence[str] = (),
 ) -> Server:
-    """Start the chat over a copy of seeds/ (or an empty docs folder) and wait until it serves."""
+    """Start the chat over a copy of seeds/ (or an empty docs folder) and wait until it serves;
+    `args` go to app.py (e.g. "-v")."""
     tmp.mkdir(parents=True, exist_ok=True)
     docs = tmp / "docs"
     if copy_seeds:
@@ -54,7 +59,7 @@ def start_app(
     log = tmp / "server.log"
     out = log.open("w")
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py")],
+        [sys.executable, str(ROOT / "app.py"), *args],
         cwd=ROOT,
         env=env,
         stdout=out,

@@ -81,10 +81,77 @@ def port_problem(host: str, port: int) -> str:
 
 # -- serving --------------------------------------------------------------------------------------
 
+# What a visitor without a session may fetch when RAG_AUTH is set: the login page and the
+# files it is drawn with, and /gradio_api/startup-events (launch() calls it once without a
+# cookie; later it does nothing). Everything else, including any route a gradio upgrade adds,
+# is refused before gradio sees it: gradio itself leaves some routes open (the heartbeat,
+# /cancel, /token, /app_id, /runs, /openapi.json, /stream/...).
+PUBLIC_PATHS = frozenset(
+    {"/", "/login", "/login/", "/favicon.ico", "/theme.css", "/gradio_api/startup-events"}
+)
+PUBLIC_PREFIXES = ("/assets/", "/static/")
+# The page shows no file (a PDF page travels as a data: URI), so gradio's file routes serve
+# nothing, to anyone: not an upload waiting in gradio's temporary folder, not the documents
+# folder, not the cache or any other path on the machine.
+FILE_ROUTES = ("/gradio_api/file=", "/gradio_api/file/", "/gradio_api/proxy=", "/file=")
+
+
+class Gate:
+    """ASGI middleware in front of every gradio route: refuses the file routes always, and
+    when `auth_required`, any request but the login page's without a valid session cookie
+    (the cookie gradio's /login sets; gradio_client sends it too)."""
+
+    def __init__(self, app: Any, auth_required: bool) -> None:
+        self.app = app
+        self.auth_required = auth_required
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        from urllib.parse import unquote
+
+        path = scope.get("path", "")  # as the router will match it (already %-decoded once)
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        if path.startswith(FILE_ROUTES) or unquote(path).startswith(FILE_ROUTES):
+            await self._refuse(scope, receive, send, 403, "files are not served by this app")
+        elif self.auth_required and not _public(path) and not _signed_in(scope):
+            await self._refuse(scope, receive, send, 401, "Not authenticated")
+        else:
+            await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Any, receive: Any, send: Any, status: int, why: str) -> None:
+        from starlette.responses import JSONResponse
+
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await JSONResponse({"detail": {"error": why}}, status_code=status)(scope, receive, send)
+
+
+def _public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def _signed_in(scope: Any) -> bool:
+    """A cookie naming a session gradio's /login opened (fails closed if gradio changes)."""
+    from starlette.requests import HTTPConnection
+
+    app = scope.get("app")
+    tokens, cookie_id = getattr(app, "tokens", None), getattr(app, "cookie_id", None)
+    if not isinstance(tokens, dict) or not cookie_id:
+        return False
+    cookies = HTTPConnection(scope).cookies
+    names = (f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}")
+    return any(cookies.get(name) in tokens for name in names if cookies.get(name))
+
 
 def serve(demo: Any, settings: Settings, auth: tuple[str, str] | None, block: bool = True) -> Any:
     """Launch the page built by rag.web.page.build_app with the web settings."""
     import gradio as gr
+    from starlette.middleware import Middleware
 
     from rag.web.page import static_text
 
@@ -108,6 +175,10 @@ def serve(demo: Any, settings: Settings, auth: tuple[str, str] | None, block: bo
         pwa=False,
         mcp_server=False,
         enable_monitoring=False,
+        # answers run beside each other (rag/web/page.py: up to 32 at once, an /ask waiting
+        # for the LLM holding its thread), with room left for the page's other events
+        max_threads=64,
+        app_kwargs={"middleware": [Middleware(Gate, auth_required=auth is not None)]},
     )
 
 
@@ -179,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # the heavy imports (torch, LlamaIndex, Chroma, gradio) only once the settings are good
     from rag.engine import Engine
+    from rag.ingest.lock import IndexBusy
     from rag.web.page import build_app
     from rag.web.session import ChatSession
 
@@ -186,10 +258,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         print(f"Indexing {docs_dir} …", file=sys.stderr, flush=True)
         session = ChatSession(Engine(settings))
-        report = session.ingest(_progress_printer())
-        for skipped in report.skipped:
-            print(f"  skipped {skipped.doc_id}: {skipped.reason}", file=sys.stderr)
-        print(f"  {report.summary()}", file=sys.stderr, flush=True)
+        try:
+            report = session.ingest(_progress_printer(), wait=False)
+            for skipped in report.skipped:
+                print(f"  skipped {skipped.doc_id}: {skipped.reason}", file=sys.stderr)
+            print(f"  {report.summary()}", file=sys.stderr, flush=True)
+        except IndexBusy as exc:  # its documents show up as it commits them (refresh)
+            print(f"  {exc}; serving the documents it has indexed so far", file=sys.stderr)
         if not session.n_docs():
             print(f"  {docs_dir} holds no documents yet; add some from the page", file=sys.stderr)
         print("Loading the models …", file=sys.stderr, flush=True)
