@@ -96,12 +96,14 @@ class Engine:
             if all(isinstance(t, str) for t in history)
             else [Exchange(t) if isinstance(t, str) else t for t in history]
         )
-        rewrite = self.condenser.rewrite(asked, turns)
+        kind = self.writers.check(writer)
+        # an answer the LLM does not write does not wait for it to rewrite the follow-up
+        rewrite = self.condenser.rewrite(asked, turns, wait=kind == "llm")
         return Ask(
             query_str=rewrite.question,
             asked=asked,
             rewritten_by="" if rewrite.method == "as asked" else rewrite.method,
-            writer=self.writers.check(writer),
+            writer=kind,
             top_k=top_k,
             evidence_k=evidence_k,
             view=self.store.view,

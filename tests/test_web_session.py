@@ -366,4 +366,4 @@ def test_build_app_exposes_only_the_ask_endpoint(chat: ChatSession) -> None:
     info = demo.get_api_info()
     assert list(info["named_endpoints"]) == ["/ask"]
     params = [p["parameter_name"] for p in info["named_endpoints"]["/ask"]["parameters"]]
-    assert params == ["question", "history"]
+    assert params == ["question", "history", "writer"]

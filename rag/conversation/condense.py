@@ -87,19 +87,33 @@ class Condenser:
                 self._warm = True
         return model
 
-    def rewrite(self, question: str, history: Sequence[Exchange]) -> Rewrite:
+    def rewrite(self, question: str, history: Sequence[Exchange], wait: bool = True) -> Rewrite:
+        """The question made to stand alone. Without `wait` (a request the LLM does not answer:
+        a fast answer never waits behind slow ones) the LLM rewrites only when no request holds
+        or waits for it (its turnstile), else the rule does, with the note "the LLM was busy"."""
         question = question.strip()
         if not history or not needs_context(question):
             return Rewrite(question, "as asked")
         by_rule = rule_rewrite(question, history)
+        turn = None
         try:
             model = self.llm()
             if model is None:
                 return Rewrite(by_rule, "rules", "no LLM to condense with")
+            if not wait:
+                from rag.models.llm import turnstile_of
+
+                turnstile = turnstile_of(model)
+                turn = turnstile.try_enter() if turnstile is not None else None
+                if turnstile is not None and turn is None:
+                    return Rewrite(by_rule, "rules", "the LLM was busy")
             text = self._ask(model, question, history)
         except RagError as exc:
             log.warning("the LLM could not rewrite %r (%s); using the rule", question, exc)
             return Rewrite(by_rule, "rules", f"the LLM failed: {exc}")
+        finally:
+            if turn is not None:
+                turn.leave()
         problem = check_rewrite(question, text, history)
         if problem == "resolved nothing" and len(content_words(question)) >= 3:
             # the model kept a question with enough words of its own ("Which tributary joins

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.errors import BackendMissing, ModelError
 from rag.models import kv_state
+from rag.models.turnstile import Turnstile
 from rag.models.weights import llm_gguf_path
 
 if TYPE_CHECKING:
@@ -76,6 +77,13 @@ def read_ahead(llm: LLM, system: str, user: str, reply_start: str | None = None)
     hook = getattr(llm, "read_ahead", None)
     if callable(hook):
         hook(system, user, reply_start)
+
+
+def turnstile_of(llm: object) -> Turnstile | None:
+    """The line of requests waiting for this LLM, where it has one (an in-process model that
+    answers one request at a time); None for a server, which queues requests itself."""
+    turnstile = getattr(llm, "turnstile", None)
+    return turnstile if isinstance(turnstile, Turnstile) else None
 
 
 def chatml_prompt(system: str, user: str) -> str:
@@ -144,6 +152,9 @@ class LlamaCppLLM:
         # One Llama object is not safe for concurrent use, and its KV cache is what makes the
         # shared prefix cheap: generations take turns.
         self._lock = threading.Lock()
+        # Whole requests (an answer, a rewrite) take turns here, first come first served, and
+        # a waiting one knows its place (rag/models/turnstile.py); the lock above is per call.
+        self.turnstile = Turnstile()
         # Prefixes kept for good (prompt text, its tokens, its state file), longest first:
         # the answer prompt's and the condense prompt's take turns in the one KV cache.
         self._kept: list[tuple[str, list[int], Path]] = []
@@ -210,7 +221,10 @@ class LlamaCppLLM:
 
     def read_ahead(self, system: str, user: str, reply_start: str | None = None) -> None:
         """Evaluates a prompt expected soon, as far as it is known, unless the model is busy
-        (a read-ahead never makes anyone wait) or holds it already."""
+        (a read-ahead never makes anyone wait: not while requests hold or wait for their
+        turn either) or holds it already."""
+        if self.turnstile.busy():
+            return
         prompt = chatml_prompt(system, user)
         prompt = prompt.rsplit("<|im_end|>", 1)[0] if reply_start is None else prompt + reply_start
         if not self._lock.acquire(blocking=False):

@@ -3,9 +3,13 @@ wiring only; what each event does is a ChatSession method, and every piece of HT
 rag.web.render. The page's style and scripts are files under static/, read when the page is
 built.
 
-Everything that reads or changes the index (answering, uploads, removal, re-scan, loading the
-LLM) shares one concurrency id with a limit of 1, so an answer never sees a half-synced index.
-The chat is also an API endpoint, "/ask" (see the README for a gradio_client example).
+Answers (the chat's and the /ask API's) share one concurrency id with a generous limit: an
+extractive answer runs at once, beside others and beside LLM answers, which take turns at the
+model in the order they came (rag/models/turnstile.py; the chat shows a waiting question its
+place). An answer reads the index view it started with, so it needs no lock against a sync.
+Changes to the index (upload, removal, re-scan) take turns among themselves, and so does
+loading an answer writer. The chat is also an API endpoint, "/ask" (see the README for a
+gradio_client example).
 
 No `from __future__ import annotations` here: gradio reads the event functions' annotations
 (gr.EventData, the /ask parameters) at run time.
@@ -30,7 +34,10 @@ from rag.web.session import UNEXPECTED, ChatSession, Notice, friendly
 
 log = logging.getLogger(__name__)
 
-PIPELINE = "pipeline"  # concurrency id: everything that reads or changes the index
+ANSWERS = "answers"  # concurrency id: the chat's answers and /ask
+ANSWERS_AT_ONCE = 32  # beyond this, gradio's queue holds them (the server's threads: 64)
+INDEX = "index"  # uploads, removals, re-scans: one at a time
+WRITER = "writer"  # loading an answer writer: one at a time
 
 
 @cache
@@ -145,7 +152,8 @@ def build_app(session: ChatSession) -> Any:
                     writer_note = gr.HTML("", elem_id="rc-writer-note", js_on_load=None)
 
         # -- chat: the question shows at once (not queued); the answer streams in after it,
-        # queued with everything else that uses the index; the input is locked meanwhile
+        # beside other answers (an LLM answer shows its place in the LLM's line while it
+        # waits); the input is locked meanwhile
         def on_question(q: str, turns: list[Turn]) -> tuple[Any, ...]:
             q = (q or "").strip()
             if not q:
@@ -186,8 +194,8 @@ def build_app(session: ChatSession) -> Any:
                 [asked, turns_state, writer_choice, top_k],
                 [chat_view, turns_state, question, send],
                 show_progress="hidden",
-                concurrency_id=PIPELINE,
-                concurrency_limit=1,
+                concurrency_id=ANSWERS,
+                concurrency_limit=ANSWERS_AT_ONCE,
                 api_visibility="private",
             )
 
@@ -240,7 +248,7 @@ def build_app(session: ChatSession) -> Any:
             on_upload,
             [upload, turns_state],
             [*docs_outputs, upload],
-            concurrency_id=PIPELINE,
+            concurrency_id=INDEX,
             concurrency_limit=1,
             show_progress_on=[docs_view],
             api_visibility="private",
@@ -273,7 +281,7 @@ def build_app(session: ChatSession) -> Any:
             on_remove,
             [remove_choice, turns_state],
             [*docs_outputs, confirm_row],
-            concurrency_id=PIPELINE,
+            concurrency_id=INDEX,
             concurrency_limit=1,
             show_progress_on=[docs_view],
             api_visibility="private",
@@ -289,7 +297,7 @@ def build_app(session: ChatSession) -> Any:
             on_rescan,
             turns_state,
             docs_outputs,
-            concurrency_id=PIPELINE,
+            concurrency_id=INDEX,
             concurrency_limit=1,
             show_progress_on=[docs_view],
             api_visibility="private",
@@ -318,7 +326,7 @@ def build_app(session: ChatSession) -> Any:
             on_writer,
             writer_choice,
             [writer_choice, writer_note],
-            concurrency_id=PIPELINE,
+            concurrency_id=WRITER,
             concurrency_limit=1,
             show_progress_on=[writer_note],
             api_visibility="private",
@@ -339,13 +347,16 @@ def build_app(session: ChatSession) -> Any:
         )
 
         # -- the API: gradio_client.Client(url).predict("question", api_name="/ask")
-        def ask(question: str, history: list[str] | None = None) -> dict[str, Any]:
+        def ask(
+            question: str, history: list[str] | None = None, writer: str | None = None
+        ) -> dict[str, Any]:
             """Answer a question from the documents. `history` holds the earlier questions of
             the conversation, oldest first: a follow-up that leans on them is rewritten to
-            stand alone before the search. Returns the JSON of `rag ask --json`: question,
-            searched (what was searched for), answer, refused, citations."""
+            stand alone before the search. `writer` is "llm" or "extractive" (default: the
+            app's). Returns the JSON of `rag ask --json`: question, searched (what was
+            searched for), answer, refused, low_confidence, citations."""
             try:
-                return session.api_answer(question, history or [])
+                return session.api_answer(question, history or [], writer or None)
             except RagError as exc:
                 raise gr.Error(friendly(exc), print_exception=False) from exc
             except Exception as exc:
@@ -353,7 +364,7 @@ def build_app(session: ChatSession) -> Any:
                 raise gr.Error(UNEXPECTED, print_exception=False) from exc
 
         gr.api(  # type: ignore[attr-defined]
-            ask, api_name="ask", concurrency_id=PIPELINE, concurrency_limit=1
+            ask, api_name="ask", concurrency_id=ANSWERS, concurrency_limit=ANSWERS_AT_ONCE
         )
 
     return demo

@@ -18,7 +18,7 @@ from rag.ingest.documents import Skipped
 from rag.ingest.pdf import PageView
 from rag.types import Answer, Citation
 
-Status = Literal["pending", "streaming", "answer", "refused", "error"]
+Status = Literal["pending", "waiting", "streaming", "answer", "refused", "error"]
 
 CONTEXT_CHARS = 600  # paragraph text kept on each side of a cited sentence
 LONG_PARAGRAPH = 1500  # a blank-line paragraph longer than this falls back to its line
@@ -64,6 +64,7 @@ class Turn:
     label: str = ""  # the heading of an error message
     searched: str = ""  # the follow-up as rewritten to stand alone, when it was
     low_confidence: bool = False  # answered, though the evidence may not answer the question
+    ahead: int = 0  # waiting: how many questions the LLM answers before this one
 
 
 def paragraph_context(doc_text: str, start: int, end: int) -> tuple[str, str]:
@@ -144,7 +145,22 @@ def _searched(turn: Turn) -> str:
     return f'<div class="rc-meta rc-searched">searched: {esc(turn.searched)}</div>'
 
 
+def waiting_text(ahead: int) -> str:
+    """A waiting question's place in the LLM's line."""
+    questions = "question" if ahead == 1 else "questions"
+    return f"Waiting for the language model: {ahead} {questions} ahead of yours"
+
+
 def _bot_bubble(i: int, turn: Turn) -> str:
+    if turn.status == "waiting":
+        body = (
+            '<div class="rc-typing" aria-hidden="true"><span></span><span></span><span></span>'
+            f'</div><div class="rc-meta rc-wait-text">{esc(waiting_text(turn.ahead))}…</div>'
+        )
+        return (
+            '<div class="rc-msg rc-bot rc-waiting"><div class="rc-bubble" role="status">'
+            f"{body}</div></div>"
+        )
     if turn.status == "pending":
         body = (
             '<div class="rc-typing" aria-label="Searching the documents">'

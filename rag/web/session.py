@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from rag.conversation.chat import Conversation
 from rag.errors import BadQuestion, DocsError, RagError
 from rag.ingest.documents import Skipped
+from rag.ingest.lock import IndexBusy
 from rag.ingest.pdf import PageView, render_page
+from rag.models.llm import turnstile_of
 from rag.types import Answer, Exchange
 from rag.web.render import (
     SOURCES_PLACEHOLDER,
@@ -35,12 +37,15 @@ if TYPE_CHECKING:
     from rag.answer.writers import AnswerWriter
     from rag.engine import Engine
     from rag.ingest.store import Progress, SyncReport
+    from rag.models.turnstile import Ticket
 
 log = logging.getLogger(__name__)
 
 WriterKind = Literal["llm", "extractive"]
 Notice = tuple[Literal["ok", "warn", "error"], str]
 GradioProgress = Callable[..., Any]  # gr.Progress: progress(fraction or (done, total), desc=...)
+
+WAIT_STEP_S = 1.0  # a waiting chat request shows its place again (and can be closed) this often
 
 UNEXPECTED = (
     "Sorry, something went wrong while answering. Please try again; if it keeps happening, "
@@ -106,9 +111,10 @@ class ChatSession:
 
     # -- index ----------------------------------------------------------------------------------
 
-    def ingest(self, progress: Progress | None = None) -> SyncReport:
-        """Sync the index with the docs folder; an empty folder leaves an empty chat."""
-        report = self.engine.ingest(progress, allow_empty=True)
+    def ingest(self, progress: Progress | None = None, wait: bool = True) -> SyncReport:
+        """Sync the index with the docs folder; an empty folder leaves an empty chat. Another
+        ingest holding the index (`rag ingest`) is waited for, or, without `wait`, IndexBusy."""
+        report = self.engine.ingest(progress, allow_empty=True, wait=wait)
         self.last_skipped = list(report.skipped)
         return report
 
@@ -142,6 +148,19 @@ class ChatSession:
         )
         return conversation.stream_answer(question)
 
+    def llm_ticket(self, kind: str) -> Ticket | None:
+        """A place in the line for the LLM (rag/models/turnstile.py) for a request that the
+        LLM writer answers, where the LLM has such a line; None otherwise (the extractive
+        writer never waits for the LLM). Leave it when done."""
+        if kind != "llm":
+            return None
+        try:
+            writer = self.engine.writers.get("llm")
+            turnstile = turnstile_of(getattr(writer, "llm", None))
+        except (ImportError, RagError):
+            return None  # the answer itself will say what is wrong
+        return turnstile.join() if turnstile is not None else None
+
     def typing(self, text: str, turns: list[Turn]) -> None:
         """The follow-up being typed in this tab, read ahead by the condense step so that
         little is left to read when it is sent (skipped while the LLM is busy)."""
@@ -152,15 +171,26 @@ class ChatSession:
     def chat(
         self, question: str, turns: list[Turn], kind: str, top_k: int
     ) -> Iterator[tuple[list[Turn], str]]:
-        """Yield the conversation as it grows: the question, the streamed draft, the final
-        answer (which replaces the draft), or a friendly message instead of an error."""
+        """Yield the conversation as it grows: the question, while the LLM answers others
+        its place in their line, the streamed draft, the final answer (which replaces the
+        draft), or a friendly message instead of an error."""
         question = (question or "").strip()
         history = _history(turns)
         turns = [*turns, Turn(question=question)]
         yield list(turns), ""
+        ticket: Ticket | None = None
         try:
             if not self.engine.store.corpus.entries:
                 raise DocsError("no documents are indexed yet; add documents in the Documents tab")
+            ticket = self.llm_ticket(kind)
+            if ticket is not None and ticket.ahead():
+                # a closed tab closes this generator at a yield: `finally` gives up the place
+                while ahead := ticket.ahead():
+                    turns[-1] = Turn(question, status="waiting", ahead=ahead)
+                    yield list(turns), ""
+                    ticket.wait(WAIT_STEP_S)
+                turns[-1] = Turn(question=question)
+                yield list(turns), ""
             draft = ""
             final: Answer | None = None
             for piece in self.answer(question, history, kind, top_k):
@@ -170,6 +200,8 @@ class ChatSession:
                 draft += piece
                 turns[-1] = Turn(question, draft, "streaming")
                 yield list(turns), ""
+            if ticket is not None:
+                ticket.leave()  # the LLM is done with this request: the next one's turn
             if final is None:
                 raise RuntimeError("the answer writer ended without an answer")
             docs = self.engine.store.corpus.entries
@@ -187,6 +219,9 @@ class ChatSession:
         except Exception:
             log.exception("answering %r failed", question)
             turns[-1] = Turn(question=question, text=UNEXPECTED, status="error")
+        finally:
+            if ticket is not None:
+                ticket.leave()
         yield turns, "done"
 
     def source(self, turns: Sequence[Turn], turn_index: Any, n: Any) -> str:
@@ -214,14 +249,23 @@ class ChatSession:
             log.exception("drawing page %s of %s failed", c.page, c.doc_id)
             return None
 
-    def api_answer(self, question: str, history: Sequence[str] = ()) -> dict[str, object]:
-        """The /ask API: the JSON of `rag ask --json`, from the default writer."""
-        answer = self.engine.answer(
-            question,
-            history,
-            writer=self.default_writer,
-            top_k=self.settings.retrieval.top_k,
-        )
+    def api_answer(
+        self, question: str, history: Sequence[str] = (), writer: str | None = None
+    ) -> dict[str, object]:
+        """The /ask API: the JSON of `rag ask --json`, from `writer` ("llm" or "extractive";
+        None: the page's default). An LLM answer waits its turn (first come, first served);
+        an extractive one waits for no LLM answer."""
+        kind = self.engine.writers.check(writer or self.default_writer)
+        ticket = self.llm_ticket(kind)
+        try:
+            if ticket is not None:
+                ticket.wait_turn()
+            answer = self.engine.answer(
+                question, history, writer=kind, top_k=self.settings.retrieval.top_k
+            )
+        finally:
+            if ticket is not None:
+                ticket.leave()
         return answer.to_json()
 
     # -- documents ------------------------------------------------------------------------------
@@ -288,7 +332,12 @@ class ChatSession:
         if progress is not None:
             progress(0, desc="Updating the index…")
         try:
-            report = self.ingest(report_to if progress is not None else None)
+            try:
+                report = self.ingest(report_to if progress is not None else None, wait=False)
+            except IndexBusy as exc:  # another ingest first: this one waits its turn
+                if progress is not None:
+                    progress(0, desc=f"Waiting: {exc}…")
+                report = self.ingest(report_to if progress is not None else None)
         except RagError as exc:
             return [("error", f"The index could not be updated: {friendly(exc)}")]
         except Exception:
