@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexMismatch
+from rag.ingest import documents
 from rag.ingest.keyword import DocChunks, Segment
 from rag.ingest.store import Store
 from rag.search.retrievers import DenseRetriever, KeywordRetriever
@@ -230,13 +231,13 @@ def test_unchanged_files_are_not_read_and_touched_ones_not_embedded(
     later = (docs / "b.txt").stat().st_mtime_ns + 10**9
     os.utime(docs / "b.txt", ns=(later, later))  # touched: same bytes, new time
     reads: list[str] = []
-    original = Path.read_bytes
+    original = documents.read_file
 
-    def read_bytes(self: Path) -> bytes:
-        reads.append(self.name)
-        return original(self)
+    def read_file(path: Path) -> bytes:
+        reads.append(path.name)
+        return original(path)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(documents, "read_file", read_file)
     store, emb = make(settings)
     report = store.sync()
     assert reads == ["b.txt"] and report.unchanged == 2 and emb.embedded == 0

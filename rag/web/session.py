@@ -31,7 +31,15 @@ from rag.web.render import (
     render_source,
     turn_from_answer,
 )
-from rag.web.uploads import UploadRejected, check_size, check_upload, safe_filename
+from rag.web.uploads import (
+    Kind,
+    UploadNames,
+    UploadRejected,
+    check_size,
+    check_upload,
+    shown,
+    upload_notices,
+)
 
 if TYPE_CHECKING:
     from rag.answer.writers import AnswerWriter
@@ -273,34 +281,39 @@ class ChatSession:
     def add_files(
         self, paths: Sequence[str], progress: GradioProgress | None = None
     ) -> list[Notice]:
-        """Check each uploaded file, save the good ones into the docs folder, then re-index."""
-        notices: list[Notice] = []
+        """Check each uploaded file, save the good ones into the docs folder, then re-index
+        once. Names follow rag.web.uploads.UploadNames: one document per name whatever its
+        capitals or accent encoding, never written through a link; many files are summed up."""
         docs_dir = self.settings.index.docs_dir.resolve()
         max_bytes = self.settings.web.max_upload_bytes
-        saved: list[str] = []
+        names = UploadNames(docs_dir)
+        results: list[tuple[Kind, str, str]] = []
+        added: list[str] = []
+        updated: list[str] = []
         for path in paths:
             name = Path(path).name
             try:
-                shown = safe_filename(name)
-                check_size(shown, os.path.getsize(path), max_bytes)
+                doc_id, done = names.claim(name)
+                check_size(doc_id, os.path.getsize(path), max_bytes)
                 raw = Path(path).read_bytes()
-                doc = check_upload(name, raw, max_bytes)
-                target = (docs_dir / doc.doc_id).resolve()
-                if target.parent != docs_dir:  # safe_filename makes this impossible; be sure
-                    raise UploadRejected(f"{name}: not a plain file name")
-                existed = target.exists()
-                _write_atomic(target, raw)
-                saved.append(doc.doc_id)
-                renamed = f" (saved as {doc.doc_id})" if doc.doc_id != name else ""
-                notices.append(("ok", f"{'Updated' if existed else 'Added'} {name}{renamed}."))
+                check_upload(name, raw, max_bytes, doc_id)
+                # a new file beside the target, renamed over it: never written through a link
+                existed = os.path.lexists(docs_dir / doc_id)
+                _write_atomic(docs_dir / doc_id, raw)
+                names.saved_as(name, doc_id)
+                (updated if existed else added).append(doc_id)
+                results.append(("ok", done, name))
             except UploadRejected as exc:
-                notices.append(("error", str(exc)))
+                log.warning("upload %r refused: %s", name, exc)
+                results.append(("error", str(exc), name))
             except OSError as exc:
-                log.warning("cannot save upload %s: %s", name, exc)
-                notices.append(("error", f"{name} could not be saved: {exc.strerror or exc}."))
+                log.warning("cannot save upload %r: %s", name, exc)
+                text = f"{shown(name)} could not be saved: {exc.strerror or exc}."
+                results.append(("error", text, name))
             finally:
                 Path(path).unlink(missing_ok=True)  # gradio's temporary copy
-        if saved:
+        notices: list[Notice] = list(upload_notices(results, added, updated))
+        if added or updated:
             notices.extend(self._reindex(progress))
         return notices
 
