@@ -24,7 +24,7 @@ from rag.settings import Settings
 
 if TYPE_CHECKING:
     from rag.engine import Engine
-    from rag.ingest.store import SyncReport
+    from rag.ingest.report import SyncReport
 
 log = logging.getLogger("rag")
 

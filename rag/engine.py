@@ -24,7 +24,8 @@ from rag.answer.synthesizer import CitedSynthesizer
 from rag.answer.writers import AnswerWriter, final_answer
 from rag.conversation.condense import Condenser
 from rag.conversation.rules import exchanges_of_questions
-from rag.ingest.store import Progress, Store, SyncReport
+from rag.ingest.report import SyncReport
+from rag.ingest.store import Progress, Store
 from rag.models.embedder import Embedder, make_embedder
 from rag.question import check_question
 from rag.search.answerability import Verdict, make_answerability

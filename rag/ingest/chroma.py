@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import threading
 import uuid
@@ -19,6 +20,7 @@ import numpy as np
 
 from rag.errors import RagError
 from rag.settings import IndexSettings
+from rag.types import Chunk
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +179,37 @@ class ChromaIndex:
                 if record and record.get("hash") == want[doc_id]:
                     out[doc_id] = record
         return out
+
+    def write_chunks(self, chunks: Sequence[tuple[str, Chunk]], vectors: np.ndarray) -> None:
+        """Write these chunks (with their document's hash) and their vectors as LlamaIndex's
+        ChromaVectorStore does, but with upsert: writing a chunk twice (a resumed or a
+        concurrent sync) is harmless."""
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+        nodes = []
+        for (content_hash, chunk), vec in zip(chunks, vectors, strict=True):
+            node = TextNode(
+                id_=chunk.id,
+                text=chunk.text,
+                embedding=vec.tolist(),
+                metadata={
+                    "doc_id": chunk.doc_id,
+                    "hash": content_hash,
+                    "start": chunk.start,
+                    "end": chunk.end,
+                    "sentence_ids": json.dumps(chunk.sentence_ids),
+                },
+            )
+            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=chunk.doc_id)
+            nodes.append(node)
+        for batch in batches(nodes, self.connect().get_max_batch_size()):
+            self.collection("chunks").upsert(
+                ids=[n.node_id for n in batch],
+                embeddings=[n.get_embedding() for n in batch],
+                metadatas=[node_to_metadata_dict(n, remove_text=True) for n in batch],
+                documents=[n.get_content() for n in batch],
+            )
 
     def sentence_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """The sentence vectors kept under these text digests (those there are)."""

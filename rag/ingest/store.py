@@ -11,6 +11,8 @@ Three collections, named rag_<key>_<kind>:
           until its text and every chunk are written, then "done". The collection's metadata
           holds the index's fingerprint and a generation token that changes with every commit
           (what refreshes poll).
+  sentvec sentence vectors, embedded when evidence scoring first needs them
+          (rag/ingest/sentence_vectors.py)
 
 A document is indexed when its docs record says "done", and a sync writes it in this order:
 docs "writing" (with the new hash), chunks of other versions deleted, chunk vectors in batches
@@ -22,10 +24,6 @@ Questions go on while a sync writes, in this process or another: each reads a Vi
 and keyword index as of one generation), swapped whole when a document commits. A document
 being rewritten is answered as last committed (its text record is replaced only at the commit)
 until its new version is; one process syncs an index at a time (rag/ingest/lock.py).
-
-Sentence vectors are not embedded at ingest: evidence scoring embeds the sentences of the
-retrieved chunks the first time any process needs them, and keeps each by its text's digest (a
-fourth collection, `sentvec`, and a bounded cache in memory), so no change leaves one stale.
 
 The index folder holds `index.json` (the docs folder it serves), `keyword/` (the keyword index,
 kept in step with the corpus) and, unless a Chroma server is configured, `chroma/` (the
@@ -40,9 +38,9 @@ import json
 import logging
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -50,9 +48,11 @@ import numpy as np
 from rag.errors import IndexMismatch
 from rag.ingest.chroma import ID_BATCH, ChromaIndex, DocState, batches, marker
 from rag.ingest.corpus import Corpus, DocEntry, entry_from_record, entry_record, segment
-from rag.ingest.documents import Skipped, scan_documents
+from rag.ingest.documents import scan_documents
 from rag.ingest.keyword import DocChunks, KeywordIndex
 from rag.ingest.lock import IndexBusy, ingest_lock
+from rag.ingest.report import SyncReport
+from rag.ingest.sentence_vectors import SentenceVectors
 from rag.ingest.sentences import SPLITTER_VERSION
 from rag.models.embedder import Embedder
 from rag.settings import IndexSettings
@@ -62,33 +62,6 @@ log = logging.getLogger(__name__)
 FORMAT = 3  # 3: Chroma holds the corpus; sentence vectors are embedded when asked
 Progress = Callable[[int, int, str], None]  # (done, total, what)
 SLICE = 512  # texts embedded, then written, at a time: what a crash can lose
-SENTENCE_CACHE = 50_000  # sentence vectors kept in memory (about 77 MB)
-
-
-@dataclass
-class SyncReport:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    unchanged: int = 0
-    resumed: int = 0  # documents an interrupted sync had begun, finished by this one
-    sentences: int = 0
-    chunks: int = 0
-    embedded: int = 0  # texts embedded by this sync; 0 when nothing changed
-    rebuilt: bool = False
-    seconds: float = 0.0
-
-    def summary(self) -> str:
-        return (
-            f"documents: {len(self.added)} added, {len(self.updated)} updated, "
-            f"{len(self.removed)} removed, {self.unchanged} unchanged, "
-            f"{len(self.skipped)} skipped"
-            + (f", {self.resumed} resumed" if self.resumed else "")
-            + f"; {self.sentences} sentences, {self.chunks} chunks; "
-            f"{self.embedded} texts embedded{' (rebuilt)' if self.rebuilt else ''}; "
-            f"{self.seconds:.2f} s"
-        )
 
 
 @dataclass(frozen=True)
@@ -141,8 +114,7 @@ class Store:
         # change of the view; questions take neither, they read whichever View is current.
         self._sync_lock = threading.Lock()
         self._view_lock = threading.Lock()
-        self._sentence_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._sentence_vectors = SentenceVectors(self.chroma, embedder)
         self._checked = 0.0  # when refresh last asked the store
 
     # -- Chroma (rag/ingest/chroma.py) ---------------------------------------------------------
@@ -267,31 +239,8 @@ class Store:
 
     def sentence_vectors(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
         """The vectors of these sentences (rows, in the order of the ids returned: those the
-        corpus holds). A sentence is embedded the first time any process needs it; its vector
-        is kept by its text's digest, in memory (the most recently used) and in the store."""
-        cache = self._sentence_vectors
-        sentences = self.corpus.sentences
-        found = [i for i in ids if i in sentences]
-        keys = {i: hashlib.sha256(sentences[i].text.encode()).hexdigest()[:32] for i in found}
-        with self._cache_lock:  # questions on other threads use the cache too
-            vectors = {k: cache[k] for k in set(keys.values()) if k in cache}
-            for key in vectors:
-                cache.move_to_end(key)
-        missing = sorted(set(keys.values()) - vectors.keys())
-        if missing:
-            vectors.update(self.chroma.sentence_vectors(missing))
-            todo = {keys[i]: sentences[i].text for i in found if keys[i] not in vectors}
-            if todo:
-                embedded = np.asarray(self.embedder.embed(list(todo.values())), dtype=np.float32)
-                self.chroma.keep_sentence_vectors(list(todo), embedded)
-                vectors.update(zip(todo, embedded, strict=True))
-            with self._cache_lock:
-                cache.update((k, vectors[k]) for k in missing)
-                while len(cache) > SENTENCE_CACHE:
-                    cache.popitem(last=False)
-        if not found:
-            return [], np.zeros((0, 1), dtype=np.float32)
-        return found, np.stack([vectors[keys[i]] for i in found])
+        corpus holds); see rag/ingest/sentence_vectors.py."""
+        return self._sentence_vectors.of(self.corpus.sentences, ids)
 
     # -- sync ---------------------------------------------------------------------------------
 
@@ -433,35 +382,9 @@ class Store:
         self.chroma.commit(self.fingerprint)
 
     def _add_chunks(self, part: Sequence[tuple[DocEntry, Any]]) -> None:
-        """Embed these chunks (longest first: batches of like lengths pad least) and write them
-        as LlamaIndex's ChromaVectorStore does, but with upsert: writing a chunk twice (a
-        resumed or a concurrent sync) is harmless."""
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
-        from llama_index.core.vector_stores.utils import node_to_metadata_dict
-
+        """Embed these chunks (longest first: batches of like lengths pad least) and write
+        them."""
         order = sorted(range(len(part)), key=lambda i: -len(part[i][1].text))
         vectors = self.embedder.embed([part[i][1].text for i in order])
-        nodes = []
-        for i, vec in zip(order, vectors, strict=True):
-            entry, chunk = part[i]
-            node = TextNode(
-                id_=chunk.id,
-                text=chunk.text,
-                embedding=vec.tolist(),
-                metadata={
-                    "doc_id": chunk.doc_id,
-                    "hash": entry.document.content_hash,
-                    "start": chunk.start,
-                    "end": chunk.end,
-                    "sentence_ids": json.dumps(chunk.sentence_ids),
-                },
-            )
-            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=chunk.doc_id)
-            nodes.append(node)
-        for batch in batches(nodes, self.connect().get_max_batch_size()):
-            self.collection("chunks").upsert(
-                ids=[n.node_id for n in batch],
-                embeddings=[n.get_embedding() for n in batch],
-                metadatas=[node_to_metadata_dict(n, remove_text=True) for n in batch],
-                documents=[n.get_content() for n in batch],
-            )
+        chunks = [(part[i][0].document.content_hash, part[i][1]) for i in order]
+        self.chroma.write_chunks(chunks, vectors)

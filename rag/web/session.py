@@ -44,7 +44,8 @@ from rag.web.uploads import (
 if TYPE_CHECKING:
     from rag.answer.writers import AnswerWriter
     from rag.engine import Engine
-    from rag.ingest.store import Progress, SyncReport
+    from rag.ingest.report import SyncReport
+    from rag.ingest.store import Progress
     from rag.models.turnstile import Ticket
 
 log = logging.getLogger(__name__)
