@@ -26,7 +26,6 @@ The machine's other work shows in these numbers: run it on an idle machine to co
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -41,23 +40,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the seed questions the load tests ask, from tests/appserver.py
+
+from tests.appserver import seed_questions  # noqa: E402
+
 PER_CLIENT = 3
 LLM_POOL = 12
-
-
-def seed_questions() -> list[str]:
-    """Answerable stand-alone seed questions, neighbours with different gold sentences."""
-    rows = [json.loads(line) for line in (ROOT / "eval" / "questions.jsonl").open()]
-    groups: dict[str, list[str]] = {}
-    for q in rows:
-        if not q["is_impossible"] and not q["history"]:
-            groups.setdefault(q["gold_sentences"][0], []).append(q["question"])
-    ordered: list[str] = []
-    while any(groups.values()):
-        for g in groups.values():
-            if g:
-                ordered.append(g.pop(0))
-    return ordered
 
 
 def percentile(values: list[float], q: float) -> float:

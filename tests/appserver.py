@@ -4,6 +4,7 @@ index folder and free port."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -91,3 +92,19 @@ def stop_app(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.proc.kill()
         server.proc.wait()
+
+
+def seed_questions() -> list[str]:
+    """The seed set's answerable stand-alone questions, ordered so that neighbours have
+    different gold sentences (a client's three questions have different answers)."""
+    rows = [json.loads(line) for line in (ROOT / "eval" / "questions.jsonl").open()]
+    groups: dict[str, list[str]] = {}
+    for q in rows:
+        if not q["is_impossible"] and not q["history"]:
+            groups.setdefault(q["gold_sentences"][0], []).append(q["question"])
+    ordered: list[str] = []
+    while any(groups.values()):
+        for g in groups.values():
+            if g:
+                ordered.append(g.pop(0))
+    return ordered

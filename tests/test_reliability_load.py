@@ -17,19 +17,16 @@ by several clients. RAG_LOAD_LLM_CLIENTS makes the LLM run smaller (default 20 c
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.appserver import Server, start_app, stop_app
-from tests.conftest import ROOT
+from tests.appserver import Server, seed_questions, start_app, stop_app
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -40,22 +37,6 @@ LLM_DISTINCT = 12  # different questions in the LLM run (each needs a reference 
 LLM_MAX_TOKENS = 40
 EXTRACTIVE_TIMEOUT = 300  # s, for all 60 answers: a bound on a hang, not a speed target
 LLM_TIMEOUT = 1200  # s, for all LLM answers (about 4 s each here, one at a time)
-
-
-def seed_questions() -> list[str]:
-    """The seed set's answerable stand-alone questions, ordered so that neighbours have
-    different gold sentences (a client's three questions have different answers)."""
-    rows = [json.loads(line) for line in (ROOT / "eval" / "questions.jsonl").open()]
-    groups: dict[str, list[str]] = {}
-    for q in rows:
-        if not q["is_impossible"] and not q["history"]:
-            groups.setdefault(q["gold_sentences"][0], []).append(q["question"])
-    ordered: list[str] = []
-    while any(groups.values()):
-        for g in groups.values():
-            if g:
-                ordered.append(g.pop(0))
-    return ordered
 
 
 def plan(questions: list[str], clients: int) -> list[list[str]]:
@@ -291,24 +272,3 @@ def test_the_page_shows_a_waiting_question_its_place(server: Server, browser: An
     finally:
         context.close()
     assert page.errors == []
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
-
-    required = os.environ.get("RAG_REQUIRE_BROWSER") == "1"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if required:
-            pytest.fail("playwright is not installed: pip install -e '.[dev]'")
-        pytest.skip("playwright is not installed")
-    if not Path(CHROMIUM).exists():
-        if required:
-            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
