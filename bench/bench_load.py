@@ -1,7 +1,7 @@
 """Concurrent users (issue 12): wait and answer times for 1, 5 and 20 clients at once.
 
   python bench/bench_load.py [--levels 1,5,20] [--writers extractive,llm] [--mixed]
-  python bench/bench_load.py --root /tmp/baseline-worktree     # the same against other code
+  python bench/bench_load.py --root ../baseline   # the same against other code (a git worktree)
 
 Starts `python app.py` (of --root, default this checkout) over a temporary copy of seeds/,
 once per writer (RAG_ANSWERER=<writer>; the app's /ask answers with its default writer, so

@@ -243,15 +243,11 @@ def test_concurrent_conversations_keep_their_own_history(server: Server, writer:
 
 @pytest.mark.browser
 def test_the_page_shows_a_waiting_question_its_place(server: Server, browser: Any) -> None:
-    from tests.test_browser import FINAL, SCREENSHOTS, Page
+    from tests.test_browser import FINAL, SCREENSHOTS, _open
 
     questions = seed_questions()
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    tab = context.new_page()
-    page = Page(tab, [], [])
-    tab.on("pageerror", lambda e: page.errors.append(str(e)))
-    tab.goto(server.url)
-    tab.locator("#rc-chat .rc-chat").wait_for()
+    context, page = _open(browser, server)
+    tab = page.page
     try:
         with ThreadPoolExecutor(2) as pool:
             # two LLM answers hold the model, through the API
