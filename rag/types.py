@@ -43,6 +43,7 @@ class Evidence:
     score: float
     dense: float  # cosine similarity question/sentence
     lexical: float  # share of the question's keyword weight found in the sentence
+    reader: float | None = None  # P(the sentence answers the question), by the reader model
 
 
 @dataclass(frozen=True)

