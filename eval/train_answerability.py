@@ -1,7 +1,13 @@
 """Fits the answerability model (rag/search/answerability.py) on calibration questions only.
 
-  python eval/train_answerability.py [--data ../shared/eval-data/squad2-dev-open15]
-                                     [--out rag/search/answerability.json]
+  python eval/train_answerability.py [--reader model|off] [--out FILE]
+                                     [--data ../shared/eval-data/squad2-dev-open15]
+
+With the reader (the default) it fits on the calibration questions of the articles the reader
+was not trained on (rag/models/reader/reader.json names them), with the reader's scores of the
+top two sentences among the features; a question is then refused from `refuse_at` on, a reason
+or not, since the reader reads the question. With `--reader off` it fits on every calibration
+question, without them (rag/search/answerability-evidence.json), as before the reader:
 
 For every question of `calibration.jsonl` (never `questions.jsonl`, which we report on) it
 retrieves the evidence our engine would answer from (the docs beside it, indexed in the usual
@@ -30,11 +36,14 @@ import numpy as np
 import rag  # noqa: F401  (offline switches before torch loads)
 from rag.engine import Engine
 from rag.eval.questions import load_questions
+from rag.models.reader import FOLDER
+from rag.models.weights import ANSWERABILITY_FILES
 from rag.search.answerability import features, lacking, refusal_reason
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-LOW_RATE, REFUSE_RATE = 0.25, 0.12  # answerable calibration questions noted or refused / refused
+# answerable calibration questions noted or refused / refused, without and with the reader
+RATES = {"off": (0.25, 0.12), "model": (0.09, 0.06)}
 L2, STEPS, RATE, FOLDS = 1.0, 3000, 0.5, 5
 RARE_SHARE = 0.02  # a refusal's reason: a missing question word in at most 2% of passages
 
@@ -61,18 +70,39 @@ def auc(p: np.ndarray, y: np.ndarray) -> float:
     return float((ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
+def reader_only_auc(x: np.ndarray, y: np.ndarray, names: list[str], folds: list) -> float:
+    """The out-of-fold AUC of a model over the reader's two scores alone (for comparison)."""
+    z = x[:, [names.index("reader_1"), names.index("reader_2")]]
+    z = (z - z.mean(0)) / (z.std(0) + 1e-9)
+    p = np.zeros(len(y))
+    for fold in folds:
+        train = np.setdiff1d(np.arange(len(y)), fold)
+        p[fold] = predict(fit(z[train], y[train]), z[fold])
+    return auc(p, y)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared/eval-data/squad2-dev-open15"))
-    parser.add_argument("--out", default=str(ROOT / "rag/search/answerability.json"))
+    parser.add_argument("--reader", choices=("model", "off"), default="model")
+    parser.add_argument("--out", help="default: the packaged file for --reader")
     parser.add_argument(
         "--features", help="a .json file keeping the computed features, reused when it exists"
     )
     args = parser.parse_args()
     data = Path(args.data)
     calibration = data / "calibration.jsonl"
+    with_reader = args.reader == "model"
+    low_rate, refuse_rate = RATES[args.reader]
+    out = Path(args.out or ROOT / "rag/search" / ANSWERABILITY_FILES[args.reader])
     # the rules, not the packaged model this script makes, decide nothing here: evidence only
-    settings = Settings.load(docs_dir=data / "docs", answerer="extractive", answerability="rules")
+    settings = Settings.load(
+        docs_dir=data / "docs", answerer="extractive", answerability="rules", reader=args.reader
+    )
+    held_out = set()
+    if with_reader:
+        trained = json.loads((FOLDER / "reader.json").read_text(encoding="utf-8"))["trained_on"]
+        held_out = {d for t in trained for d in t.get("held_out_calibration_docs", [])}
     engine = Engine(settings)
     engine.ingest()
     terms = engine.store.keyword_index()
@@ -85,6 +115,8 @@ def main() -> int:
         rows, labels, reasons = [], [], []
         started = time.perf_counter()
         questions = load_questions(calibration)
+        if with_reader:  # the reader saw the others' questions in training
+            questions = [q for q in questions if q.doc_id in held_out]
         for i, q in enumerate(questions):
             evidence = engine.evidence(q.question)
             rows.append(features(q.question, evidence, terms, min_score))
@@ -111,13 +143,13 @@ def main() -> int:
         train = np.setdiff1d(np.arange(len(y)), fold)
         out_of_fold[fold] = predict(fit(z[train], y[train]), z[fold])
     answerable = out_of_fold[y == 0]
-    low_at = float(np.quantile(answerable, 1 - LOW_RATE))
-    has_reason = np.array(reasons, dtype=bool)
+    low_at = float(np.quantile(answerable, 1 - low_rate))
+    has_reason = np.array(reasons, dtype=bool) | with_reader
     # the lowest cut point at which at most REFUSE_RATE of the answerable ones are refused
     refuse_at = next(
         float(at)
         for at in np.sort(answerable)
-        if ((out_of_fold >= at) & has_reason)[y == 0].mean() <= REFUSE_RATE
+        if ((out_of_fold >= at) & has_reason)[y == 0].mean() <= refuse_rate
     )
     w = fit(z, y)
     model = {
@@ -129,6 +161,7 @@ def main() -> int:
         "low_at": round(low_at, 4),
         "refuse_at": round(refuse_at, 4),
         "rare_share": RARE_SHARE,
+        "needs_reason": not with_reader,
     }
     refused = (out_of_fold >= refuse_at) & has_reason
     noted = out_of_fold >= low_at
@@ -142,9 +175,15 @@ def main() -> int:
         "cv_refusal_recall": round(float(refused[y == 1].mean()), 4),
         "cv_false_refusal_rate": round(float(refused[y == 0].mean()), 4),
         "cv_low_confidence_rate": round(float((noted & ~refused)[y == 0].mean()), 4),
-        "rates": {"low": LOW_RATE, "refuse": REFUSE_RATE},
+        "rates": {"low": low_rate, "refuse": refuse_rate},
     }
-    Path(args.out).write_text(
+    if with_reader:
+        fitted_on["articles"] = sorted(held_out)
+        fitted_on["reader_sha256"] = hashlib.sha256(
+            (FOLDER / "reader.onnx").read_bytes()
+        ).hexdigest()
+        fitted_on["cv_auc_reader_only"] = round(reader_only_auc(x, y, names, folds), 4)
+    out.write_text(
         json.dumps({"model": model, "fitted_on": fitted_on}, indent=1) + "\n", encoding="utf-8"
     )
     print(json.dumps(fitted_on, indent=1))

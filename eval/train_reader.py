@@ -41,7 +41,7 @@ import numpy as np
 
 import rag  # noqa: F401  (offline switches before torch loads)
 from rag.eval.gold import same_sentence
-from rag.eval.questions import EvalQuestion, load_questions
+from rag.eval.questions import EvalQuestion, parse_question
 from rag.ingest.sentences import split_sentences
 from rag.models.reader import READER_VERSION, pair_text
 from rag.text import tokens
@@ -51,7 +51,9 @@ TRAIN_SETS = ("squad2-train-first10", "squad1-dev-extra13", "qed-nq-dev", "selqa
 CALIBRATION = "eval-data/squad2-dev-open15/calibration.jsonl"
 VALIDATION_DOCS = 4  # calibration articles held out (chosen by SEED)
 SEED = 13
-HARD_NEGATIVES, RANDOM_NEGATIVES, MAX_POSITIVES = 3, 1, 2
+HARD_NEGATIVES, RANDOM_NEGATIVES, MAX_POSITIVES = 2, 1, 2  # per answerable question
+UNANSWERABLE_NEGATIVES = 4  # the closest sentences of an unanswerable question
+VALIDATION_QUESTIONS = 600  # of the held-out fold, for the curve (all of it fits cut points)
 
 
 @dataclass(frozen=True)
@@ -62,15 +64,23 @@ class Pair:
     group: int  # which question it belongs to
 
 
+def read_questions(path: Path) -> list[EvalQuestion]:
+    """A question file; SelQA gives gold sentences and no answer text, which stand in for it."""
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        data = json.loads(line)
+        data["answers"] = data.get("answers") or data.get("gold_sentences") or []
+        out.append(parse_question(data, f"{path.name} line {n}"))
+    return out
+
+
 def _idf(sentences: Sequence[set[str]]) -> dict[str, float]:
     df = Counter(t for s in sentences for t in s)
     n = len(sentences)
     return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
 
 
-def question_pairs(
-    q: EvalQuestion, text: str, group: int, rng: random.Random
-) -> list[Pair]:
+def question_pairs(q: EvalQuestion, text: str, group: int, rng: random.Random) -> list[Pair]:
     """A question's positives and negatives among the sentences of its document."""
     sentences = split_sentences("d", text)
     if not sentences:
@@ -88,12 +98,18 @@ def question_pairs(
     overlap = [sum(idf.get(t, 0.0) for t in asked & bag) for bag in bags]
     others = [s.index for s in sentences if s.index not in gold]
     ranked = sorted(others, key=lambda i: (-overlap[i], i))
-    negatives = ranked[:HARD_NEGATIVES]
-    rest = ranked[HARD_NEGATIVES:]
-    negatives += rng.sample(rest, min(RANDOM_NEGATIVES, len(rest)))
+    if q.impossible:
+        negatives = ranked[:UNANSWERABLE_NEGATIVES]
+    else:
+        negatives, rest = ranked[:HARD_NEGATIVES], ranked[HARD_NEGATIVES:]
+        negatives += rng.sample(rest, min(RANDOM_NEGATIVES, len(rest)))
     positives = sorted(gold)[:MAX_POSITIVES]
-    return [Pair(q.question, pair_text(sentences, i), 1.0, group) for i in positives] + [
-        Pair(q.question, pair_text(sentences, i), 0.0, group) for i in negatives
+
+    def text(i: int) -> str:
+        return pair_text(sentences[i].text, sentences[i - 1].text if i else None)
+
+    return [Pair(q.question, text(i), 1.0, group) for i in positives] + [
+        Pair(q.question, text(i), 0.0, group) for i in negatives
     ]
 
 
@@ -102,14 +118,14 @@ def load_pairs(shared: Path, limit: int | None) -> tuple[list[Pair], list[Pair],
     rng = random.Random(SEED)
     sources = [shared / "train-data" / name / "questions.jsonl" for name in TRAIN_SETS]
     sources.append(shared / CALIBRATION)
-    calibration_docs = sorted({q.doc_id or "" for q in load_questions(shared / CALIBRATION)})
+    calibration_docs = sorted({q.doc_id or "" for q in read_questions(shared / CALIBRATION)})
     held_out = set(random.Random(SEED).sample(calibration_docs, VALIDATION_DOCS))
     train: list[Pair] = []
     valid: list[Pair] = []
     read = []
     group = 0
     for path in sources:
-        questions = load_questions(path)
+        questions = read_questions(path)
         if limit:
             questions = random.Random(SEED).sample(questions, min(limit, len(questions)))
         texts: dict[str, str] = {}
@@ -123,9 +139,7 @@ def load_pairs(shared: Path, limit: int | None) -> tuple[list[Pair], list[Pair],
             if not pairs:
                 continue
             used += 1
-            (valid if path.name == "calibration.jsonl" and doc in held_out else train).extend(
-                pairs
-            )
+            (valid if path.name == "calibration.jsonl" and doc in held_out else train).extend(pairs)
         read.append(
             {
                 "file": str(path.relative_to(shared)),
@@ -135,7 +149,9 @@ def load_pairs(shared: Path, limit: int | None) -> tuple[list[Pair], list[Pair],
             }
         )
     read.append({"held_out_calibration_docs": sorted(held_out)})
-    return train, valid, read
+    groups = sorted({p.group for p in valid})
+    kept = set(random.Random(SEED).sample(groups, min(VALIDATION_QUESTIONS, len(groups))))
+    return train, [p for p in valid if p.group in kept], read
 
 
 # -- the model ---------------------------------------------------------------------------------
@@ -244,7 +260,10 @@ def torch_scores(model, tok, pairs: Sequence[Pair], device: str) -> np.ndarray: 
     with torch.inference_mode():
         for at in range(0, len(order), 128):
             rows = order[at : at + 128]
-            feed = {k: torch.from_numpy(v).to(device) for k, v in encode(tok, [pairs[i] for i in rows]).items()}
+            feed = {
+                k: torch.from_numpy(v).to(device)
+                for k, v in encode(tok, [pairs[i] for i in rows]).items()
+            }
             out[rows] = torch.sigmoid(model(**feed)).float().cpu().numpy()
     model.train()
     return out
@@ -271,7 +290,10 @@ def export(model, tok, out: Path) -> tuple[Path, Path]:  # type: ignore[no-untyp
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model.eval().cpu()
-    sample = {k: torch.from_numpy(v) for k, v in encode(tok, [Pair("a question?", "a sentence.", 0, 0)]).items()}
+    sample = {
+        k: torch.from_numpy(v)
+        for k, v in encode(tok, [Pair("a question?", "a sentence.", 0, 0)]).items()
+    }
     fp32 = out / "reader-fp32.onnx"
     names = ["input_ids", "attention_mask", "token_type_ids"]
     axes = {n: {0: "batch", 1: "tokens"} for n in names}
@@ -316,7 +338,12 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     train, valid, read = load_pairs(Path(args.shared), args.limit)
     positives = sum(p.label for p in train)
-    print(f"{len(train)} training pairs ({positives:.0f} positive), {len(valid)} validation", file=sys.stderr)
+    for source in read:
+        print(json.dumps(source), file=sys.stderr)
+    print(
+        f"{len(train)} training pairs ({positives:.0f} positive), {len(valid)} validation",
+        file=sys.stderr,
+    )
 
     tok = tokenizer(args.max_length)
     model = build_model(args.layers).to(args.device)
@@ -333,7 +360,11 @@ def main() -> int:
     curve = []
 
     def validate(step: int) -> None:
-        row = {"step": step, "seconds": round(time.perf_counter() - started), **figures(valid, torch_scores(model, tok, valid, args.device))}
+        row = {
+            "step": step,
+            "seconds": round(time.perf_counter() - started),
+            **figures(valid, torch_scores(model, tok, valid, args.device)),
+        }
         curve.append(row)
         print(json.dumps(row), file=sys.stderr)
 
@@ -348,9 +379,13 @@ def main() -> int:
         optimizer.step()
         schedule.step()
         optimizer.zero_grad()
-        running = 0.98 * running + 0.02 * float(loss) if step > 1 else float(loss)
+        value = loss.item()
+        running = 0.98 * running + 0.02 * value if step > 1 else value
         if step % 50 == 0:
-            print(f"step {step}/{len(plan)} loss {running:.4f} {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            print(
+                f"step {step}/{len(plan)} loss {running:.4f} {time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+            )
         if step % args.validate_every == 0 and step < len(plan):
             validate(step)
     validate(len(plan))
@@ -383,7 +418,11 @@ def main() -> int:
         "bytes": int8.stat().st_size,
     }
     (out / "reader.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps({k: meta[k] for k in ("onnx_fp32", "onnx_int8", "train_seconds", "bytes")}, indent=1))
+    print(
+        json.dumps(
+            {k: meta[k] for k in ("onnx_fp32", "onnx_int8", "train_seconds", "bytes")}, indent=1
+        )
+    )
     return 0
 
 

@@ -27,6 +27,7 @@ from rag.conversation.rules import exchanges_of_questions
 from rag.ingest.report import SyncReport
 from rag.ingest.store import Progress, Store
 from rag.models.embedder import Embedder, make_embedder
+from rag.models.reader import make_reader
 from rag.question import check_question
 from rag.search.answerability import Verdict, make_answerability
 from rag.search.nodes import Ask, node_evidence
@@ -54,7 +55,11 @@ class Engine:
         self.writers = Writers(settings, self.embedder, lambda: self.store.corpus, writers)
         self.query_engine = RetrieverQueryEngine(
             retriever=HybridRetriever(self.store, settings.retrieval),
-            node_postprocessors=[EvidencePostprocessor(self.store, settings.retrieval)],
+            node_postprocessors=[
+                EvidencePostprocessor(
+                    self.store, settings.retrieval, make_reader(settings.retrieval)
+                )
+            ],
             response_synthesizer=CitedSynthesizer(self.writers, self._judge),
         )
         self.condenser = Condenser(settings.chat, self._condense_llm)

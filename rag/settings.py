@@ -87,6 +87,18 @@ class RetrievalSettings(BaseSettings):
         description="Who decides to refuse: the calibrated model (rag/search/answerability.json, "
         "with a low-confidence band) or the rules alone.",
     )
+    reader: Literal["model", "off"] = Field(
+        default="model",
+        description="model: the packaged reader (a cross-encoder) reads the best evidence "
+        "sentences against the question, reranks them and informs answerability; off: the "
+        "evidence score alone (and the answerability model fitted without the reader).",
+    )
+    reader_depth: int = Field(
+        default=16,
+        ge=1,
+        le=60,
+        description="Evidence sentences (best by the evidence score) the reader reads.",
+    )
     max_question_chars: int = 500
 
 
@@ -102,6 +114,13 @@ class AnswerSettings(BaseSettings):
     support_min_similarity: float = 0.6  # or: this cosine with a cited sentence ...
     support_similarity_slack: float = 0.25  # ... and coverage at least min_coverage - slack
     support_anywhere_coverage: float = 0.34  # below this in all evidence, a claim is invented
+    support_min_reader: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="A claim's cited sentences must answer the question by the reader with "
+        "at least this probability (with RAG_READER=model).",
+    )
 
 
 class LLMSettings(BaseSettings):

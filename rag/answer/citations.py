@@ -43,6 +43,8 @@ def resolve(text: str, evidence: Sequence[Evidence]) -> tuple[Citation, ...]:
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*[a-z]\w*")  # capitalised words: "Koizumi", "Self-Defense"
 Embed = Callable[[Sequence[str]], "np.ndarray"]
+# the reader's P(the sentence answers the question), for evidence sentences of this question
+Read = Callable[[Sequence[Evidence]], Sequence[float]]
 
 
 @dataclass(frozen=True)
@@ -139,12 +141,17 @@ def verify_answer(
     evidence: Sequence[Evidence],
     rules: AnswerSettings,
     embed: Embed | None = None,
+    read: Read | None = None,
 ) -> Verified:
     """Check every claim of an LLM answer against the evidence it cites.
 
     A claim whose markers are missing, out of range or unsupported is re-cited to the evidence
     sentence that supports it best, when one does; otherwise verification fails (text "").
+    With a reader (`read`), a claim is supported only when one of its cited sentences answers
+    the question (P at least support_min_reader): a true sentence cited for a question it does
+    not answer (a neighbour of the one that does) is a wrong citation.
     """
+    answers = _Answers(evidence, read, rules.support_min_reader)
     claims = [c for c in claim_sentences(text) if strip_markers(c)]
     if not claims:
         return Verified("", (), False, (NO_CLAIMS,))
@@ -165,6 +172,8 @@ def verify_answer(
             else None
         )
         check = support(plain, cited, question, best_sim, rules)
+        if check.supported and not answers.any(numbers):
+            check = Support(False, check.coverage, best_sim, "the cited text does not answer")
         if not check.supported and numbers:
             # the model drew on the sentence it cited and took a name or a word from another
             # one ("invited Shinjiro Koizumi", the full name said earlier): cite both
@@ -178,7 +187,7 @@ def verify_answer(
             for j, ev in enumerate(evidence):
                 sim = float(sims[i, j]) if sims is not None else None
                 alt = support(plain, [ev.sentence.text], question, sim, rules)
-                if alt.supported:
+                if alt.supported and answers.any([j + 1]):
                     alternatives.append((alt.coverage + (sim or 0.0), j + 1))
             if not alternatives:
                 problems.append(f"claim {i + 1}: {check.reason}")
@@ -193,6 +202,25 @@ def verify_answer(
         out.append(plain.rstrip() + " " + "".join(f"[{n}]" for n in numbers))
     final = " ".join(out)
     return Verified(final, resolve(final, evidence), repaired, tuple(problems))
+
+
+class _Answers:
+    """Which evidence sentences answer the question, by the reader, read once each and only
+    when asked (a small corpus shown whole has many more sentences than any answer cites)."""
+
+    def __init__(self, evidence: Sequence[Evidence], read: Read | None, at_least: float):
+        self.evidence, self.read, self.at_least = evidence, read, at_least
+        self.known = {i + 1: e.reader for i, e in enumerate(evidence) if e.reader is not None}
+
+    def any(self, numbers: Sequence[int]) -> bool:
+        """Does one of these (1-based) evidence sentences answer? True without a reader."""
+        if self.read is None or not numbers:
+            return True
+        missing = [n for n in numbers if n not in self.known]
+        if missing:
+            scores = self.read([self.evidence[n - 1] for n in missing])
+            self.known.update(zip(missing, map(float, scores), strict=True))
+        return any(self.known[n] >= self.at_least for n in numbers)
 
 
 def _completion(

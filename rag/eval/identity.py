@@ -64,6 +64,26 @@ def answerability_identity(settings: Settings) -> dict[str, Any]:
     mode = settings.retrieval.answerability
     if mode == "rules":
         return {"mode": mode}
-    data = answerability_json()
+    data = answerability_json(settings.retrieval.reader)
     fitted_on = json.loads(data).get("fitted_on", {})
     return {"mode": mode, "sha256": hashlib.sha256(data).hexdigest(), "fitted_on": fitted_on}
+
+
+def reader_identity(settings: Settings) -> dict[str, Any]:
+    """The reader model's file sha256 and how it was made (rag/models/reader/reader.json)."""
+    if settings.retrieval.reader == "off":
+        return {"mode": "off"}
+    import hashlib
+    import json
+
+    from rag.models.reader import FOLDER
+
+    meta = json.loads((FOLDER / "reader.json").read_text(encoding="utf-8"))
+    return {
+        "mode": "model",
+        "sha256": hashlib.sha256((FOLDER / "reader.onnx").read_bytes()).hexdigest(),
+        "layers": meta.get("layers"),
+        "trained_on": meta.get("trained_on"),
+        "onnx_int8": meta.get("onnx_int8"),
+        "depth": settings.retrieval.reader_depth,
+    }

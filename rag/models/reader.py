@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import ModelError
+from rag.settings import RetrievalSettings
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +81,8 @@ class Reader:
         }
         (logits,) = self.session.run(None, feed)
         return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float32)
+
+
+def make_reader(settings: RetrievalSettings) -> Reader | None:
+    """The packaged reader, or None when the settings turn it off (RAG_READER=off)."""
+    return None if settings.reader == "off" else Reader()

@@ -243,11 +243,14 @@ def _fsync_dir(path: Path) -> None:
 
 # -- the answerability model (rag/search/answerability.py), fitted by eval/train_answerability.py
 
-ANSWERABILITY_FILE = "answerability.json"  # package data of rag.search
+# package data of rag.search: the model over the reader's scores and the evidence features, and
+# the one fitted without the reader (RAG_READER=off)
+ANSWERABILITY_FILES = {"model": "answerability.json", "off": "answerability-evidence.json"}
 
 
-def answerability_json() -> bytes:
-    """The packaged answerability model's file, as bytes (its sha256 goes into eval reports)."""
+def answerability_json(reader: str = "model") -> bytes:
+    """The packaged answerability model's file, as bytes (its sha256 goes into eval reports):
+    the one fitted with the reader's scores, or without them (`reader="off"`)."""
     from importlib.resources import files
 
-    return (files("rag.search") / ANSWERABILITY_FILE).read_bytes()
+    return (files("rag.search") / ANSWERABILITY_FILES[reader]).read_bytes()

@@ -136,7 +136,16 @@ def features(
         ),
     }
     out.update({f"asks_{k}": float(kind == k) for k in _KINDS})
+    if evidence and evidence[0].reader is not None:
+        read = [e.reader for e in evidence[:2] if e.reader is not None] + [0.0]
+        out["reader_1"] = _logit(read[0])
+        out["reader_2"] = _logit(read[1])
     return out
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
 
 
 _NAME_OR_NUMBER = re.compile(r"(?<!^)\b[A-Z][\w'-]*|\b\d[\d,.]*\w*")
@@ -199,6 +208,9 @@ class Answerability:
     refuse_at: float  # ... and from which it is refused, given a reason (`lacking`)
     rare_share: float = 0.02  # a missing word in at most this share of passages: a reason
     min_score: float = 0.2  # the rules' weak-evidence floor
+    # refuse only with a reason a person can check (`lacking`): the model over word overlap
+    # alone needs one; the one over the reader, which reads the question, does not
+    needs_reason: bool = True
 
     @classmethod
     def from_json(cls, data: Mapping[str, object], min_score: float) -> Answerability:
@@ -214,6 +226,7 @@ class Answerability:
             refuse_at=float(model["refuse_at"]),
             rare_share=float(model["rare_share"]),
             min_score=min_score,
+            needs_reason=bool(model.get("needs_reason", True)),
         )
 
     def unanswerable(self, values: Mapping[str, float]) -> float:
@@ -231,6 +244,8 @@ class Answerability:
             reason = refusal_reason(question, evidence, self.min_score) or lacking(
                 question, evidence, terms, self.rare_share
             )
+            if not reason and not self.needs_reason:
+                reason = "no evidence sentence answers the question"
             if reason:
                 return Verdict("refuse", p, f"{reason} (P unanswerable {p:.2f})")
         return Verdict("low" if p >= self.low_at else "answer", p)
@@ -244,5 +259,5 @@ def make_answerability(settings: RetrievalSettings) -> Answerability | RulesOnly
 
     from rag.models.weights import answerability_json
 
-    data = json.loads(answerability_json())
+    data = json.loads(answerability_json(settings.reader))
     return Answerability.from_json(data, settings.min_evidence_score)

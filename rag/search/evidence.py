@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -96,3 +97,11 @@ def score_evidence(
         )
         out.append(Evidence(sentence=sentence, score=score, dense=float(cos), lexical=lexical))
     return sorted(out, key=lambda e: (-e.score, e.sentence.id))
+
+
+def rerank(evidence: Sequence[Evidence], read: Sequence[float]) -> list[Evidence]:
+    """The first len(read) evidence sentences (best by the evidence score), given the reader's
+    probabilities, reordered by them; the ones it did not read keep their order after."""
+    head = [replace(e, reader=float(p)) for e, p in zip(evidence, read, strict=False)]
+    head.sort(key=lambda e: (-(e.reader or 0.0), -e.score, e.sentence.id))
+    return head + list(evidence[len(head) :])

@@ -47,6 +47,7 @@ def evidence_node(evidence: Evidence) -> NodeWithScore:
                 "page": s.page,
                 "dense": evidence.dense,
                 "lexical": evidence.lexical,
+                "reader": evidence.reader,
             },
         ),
         score=evidence.score,
@@ -65,4 +66,11 @@ def node_evidence(node: NodeWithScore) -> Evidence:
         page=None if meta.get("page") is None else int(meta["page"]),
     )
     score = float(node.score or 0.0)
-    return Evidence(sentence, score, float(meta["dense"]), float(meta["lexical"]))
+    reader = meta.get("reader")
+    return Evidence(
+        sentence,
+        score,
+        float(meta["dense"]),
+        float(meta["lexical"]),
+        None if reader is None else float(reader),
+    )

@@ -1,8 +1,11 @@
 """The LlamaIndex node postprocessor that turns retrieved chunks into scored evidence sentences:
-every sentence of the chunks, scored by rag.search.evidence, the request's evidence_k best."""
+every sentence of the chunks, scored by rag.search.evidence (a cheap first pass), the best
+`reader_depth` of them read against the question by the reader model and reordered by it, the
+request's evidence_k best kept."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -10,24 +13,35 @@ from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
-from rag.search.evidence import score_evidence
+from rag.models.reader import pair_text
+from rag.search.evidence import rerank, score_evidence
 from rag.search.nodes import evidence_node
 from rag.search.retrievers import query_vector, view_of
 from rag.settings import RetrievalSettings
-from rag.types import Sentence
+from rag.types import Evidence, Sentence
 
 if TYPE_CHECKING:
+    from rag.ingest.corpus import Corpus
     from rag.ingest.store import Store
+    from rag.models.reader import Reader
 
 
 class EvidencePostprocessor(BaseNodePostprocessor):
     _store: Any = PrivateAttr()
     _settings: RetrievalSettings = PrivateAttr()
+    _reader: Any = PrivateAttr()
 
-    def __init__(self, store: Store, settings: RetrievalSettings, **kwargs: Any):
+    def __init__(
+        self,
+        store: Store,
+        settings: RetrievalSettings,
+        reader: Reader | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self._store = store
         self._settings = settings
+        self._reader = reader
 
     @classmethod
     def class_name(cls) -> str:
@@ -60,5 +74,18 @@ class EvidencePostprocessor(BaseNodePostprocessor):
             previous,
             self._settings,
         )
+        if self._reader is not None:
+            texts = reader_texts(corpus, evidence[: self._settings.reader_depth])
+            evidence = rerank(evidence, self._reader.scores(query_bundle.query_str, texts))
         k = getattr(query_bundle, "evidence_k", None) or self._settings.evidence_k
         return [evidence_node(e) for e in evidence[:k]]
+
+
+def reader_texts(corpus: Corpus, evidence: Sequence[Evidence]) -> list[str]:
+    """What the reader reads for each evidence sentence: it, and the sentence before it."""
+    out = []
+    for e in evidence:
+        s = e.sentence
+        before = corpus.sentences.get(f"{s.doc_id}#s{s.index - 1}") if s.index else None
+        out.append(pair_text(s.text, before.text if before else None))
+    return out
