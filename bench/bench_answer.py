@@ -74,7 +74,7 @@ def main() -> None:
                     answer = piece
             total.append(time.perf_counter() - t0)
             assert answer is not None
-            if answer.refused and "weak evidence" in answer.note:
+            if answer.refused and answer.decision.by == "evidence":
                 continue  # refused before the model ran: not an LLM latency
             ttft.append(first or total[-1])
             prompt_chars.append(len(writer.prompt(q, writer.context(answer.evidence))))

@@ -1,8 +1,12 @@
-"""Small frozen records that flow through the pipeline. Plain data, no behaviour."""
+"""Small frozen records that flow through the pipeline. Plain data (at most a derived property)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+Outcome = Literal["answered", "low_confidence", "refused"]
+DecidedBy = Literal["evidence", "writer", "check"]
 
 
 @dataclass(frozen=True)
@@ -58,16 +62,52 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """Whether a question is answered, answered with low confidence, or refused, and why.
+
+    Decided in one place (rag/answer/synthesizer.py) and carried as data: nothing reads it
+    back from the answer's wording or its note.
+    """
+
+    outcome: Outcome
+    reason: str = ""  # for a person: why refused, why low confidence ("" when answered)
+    # who decided: the answerability judgement over the evidence, the writer itself finding
+    # no answer, or the citation check (nothing the writer wrote could be verified)
+    by: DecidedBy = "evidence"
+
+    @property
+    def refused(self) -> bool:
+        return self.outcome == "refused"
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.outcome == "low_confidence"
+
+
+ANSWERED = Decision("answered")
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str
-    refused: bool
+    decision: Decision
     citations: tuple[Citation, ...] = ()
+    # the ranked retrieval result, best first; a citation carries its own n and sentence
+    # (its [n] numbers what the writer was shown, so it need not index this tuple)
     evidence: tuple[Evidence, ...] = field(default=(), compare=False)
     answerer: str = "extractive"
-    note: str = ""  # why the answer looks as it does (fallback, repair); for logs and eval
+    note: str = ""  # free text for logs and eval (fallback, repair); never read to decide
     searched: str = ""  # what retrieval searched for, when a follow-up was rewritten to stand alone
-    low_confidence: bool = False  # answered, but the evidence may well not answer the question
+
+    @property
+    def refused(self) -> bool:
+        return self.decision.refused
+
+    @property
+    def low_confidence(self) -> bool:
+        """Answered, but the evidence may well not answer the question."""
+        return self.decision.low_confidence
 
     def to_json(self) -> dict[str, object]:
         """The public JSON contract of `rag ask --json`."""
@@ -76,6 +116,8 @@ class Answer:
             "answer": self.text,
             "refused": self.refused,
             "low_confidence": self.low_confidence,
+            "decision": self.decision.outcome,
+            "reason": self.decision.reason,
             "searched": self.searched or self.question,
             "citations": [
                 {

@@ -322,6 +322,8 @@ def test_api_answers_with_the_cli_json_contract(server: Server) -> None:
         "answer",
         "refused",
         "low_confidence",
+        "decision",
+        "reason",
         "citations",
     }
     assert result["searched"] == result["question"]  # a first question is searched as asked

@@ -14,7 +14,7 @@ from rag.conversation.chat import Conversation
 from rag.conversation.condense import Condenser, Rewrite
 from rag.engine import Engine
 from rag.settings import Settings
-from rag.types import Answer, Evidence, Exchange
+from rag.types import ANSWERED, Answer, Evidence, Exchange
 from tests.fakes import HashingEmbedder, ScriptedLLM
 
 NEWS = (
@@ -39,7 +39,7 @@ class Writer:
         self.questions.append(question)
         text = f"{evidence[0].sentence.text} [1]"
         yield text
-        yield Answer(question, text, False, (), tuple(evidence), self.name)
+        yield Answer(question, text, ANSWERED, (), tuple(evidence), self.name)
 
 
 def make_engine(tmp_path: Path, writer: Writer, condense: str = "llm") -> Engine:

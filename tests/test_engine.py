@@ -3,14 +3,16 @@ postprocessor and streaming synthesizer, over a small corpus with the fake embed
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 from llama_index.core.base.response.schema import StreamingResponse
 from llama_index.core.query_engine import RetrieverQueryEngine
 
-from rag.answer.writers import MODEL_FOUND_NONE, REFUSAL, ExtractiveWriter, refusal
+from rag.answer.llm_writer import LLMWriter
+from rag.answer.synthesizer import QUOTED_INSTEAD, decide
+from rag.answer.writers import MODEL_FOUND_NONE, REFUSAL, AnswerWriter, ExtractiveWriter, refusal
 from rag.engine import Engine
 from rag.errors import BadQuestion, RagError
 from rag.search.answerability import Verdict
@@ -18,8 +20,8 @@ from rag.search.nodes import Ask
 from rag.search.postprocess import EvidencePostprocessor
 from rag.search.retrievers import HybridRetriever
 from rag.settings import Settings
-from rag.types import Answer, Evidence
-from tests.fakes import HashingEmbedder
+from rag.types import ANSWERED, Answer, DecidedBy, Decision, Evidence
+from tests.fakes import HashingEmbedder, ScriptedLLM
 
 NEWS = (
     "The naval drills were stalled due to a 2018 dispute over a flag.\n\n"
@@ -40,7 +42,7 @@ class RecordingWriter:
         self.asked.append((question, tuple(e.sentence.id for e in evidence)))
         yield "draft "
         yield Answer(
-            question, f"{evidence[0].sentence.text} [1]", False, (), tuple(evidence), self.name
+            question, f"{evidence[0].sentence.text} [1]", ANSWERED, (), tuple(evidence), self.name
         )
 
 
@@ -135,6 +137,7 @@ def test_weak_evidence_is_refused_before_any_writer_runs(tmp_path: Path) -> None
     engine.ingest()
     answer = engine.answer("What is the capital of France?")
     assert answer.refused and answer.text == REFUSAL and not answer.citations
+    assert answer.decision == Decision("refused", "weak evidence", "evidence")
     assert writer.asked == []
 
 
@@ -145,12 +148,18 @@ def test_an_ask_is_a_query_bundle_with_the_request_options(engine: Engine) -> No
 
 
 class RefusingWriter(RecordingWriter):
-    """An LLM writer whose model finds no answer, whatever it is shown."""
+    """An LLM writer that finds no answer, whatever it is shown (`by` says who found none;
+    the note is only free text, and says nothing here)."""
+
+    def __init__(self, name: str, by: DecidedBy = "writer", note: str = ""):
+        super().__init__(name)
+        self.by: DecidedBy = by
+        self.note = note
 
     def stream(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str | Answer]:
         self.asked.append((question, tuple(e.sentence.id for e in evidence)))
         yield REFUSAL
-        yield refusal(question, evidence, self.name, MODEL_FOUND_NONE)
+        yield refusal(question, evidence, self.name, self.by, MODEL_FOUND_NONE, self.note)
 
 
 class Fixed:
@@ -173,7 +182,10 @@ def test_a_model_refusal_stands_only_where_answerability_doubts_too(
     docs.mkdir()
     (docs / "news.txt").write_text(NEWS, encoding="utf-8")
     settings = Settings.load(docs_dir=docs, cache_dir=tmp_path / "c", answerer="llm")
-    writers = {"extractive": ExtractiveWriter(0.08), "llm": RefusingWriter("llm")}
+    writers: dict[str, AnswerWriter] = {
+        "extractive": ExtractiveWriter(0.08),
+        "llm": RefusingWriter("llm"),
+    }
     engine = Engine(settings, embedder=HashingEmbedder(), writers=writers)
     engine.ingest()
     engine.answerability = Fixed(Verdict(decision, 0.5))  # type: ignore[assignment]
@@ -181,4 +193,115 @@ def test_a_model_refusal_stands_only_where_answerability_doubts_too(
     assert answer.refused is refused and answer.low_confidence is low
     if not refused:  # the closest evidence, quoted, and the page says it is unsure
         assert "Yokosuka" in answer.text and answer.citations
-        assert answer.answerer == "extractive" and MODEL_FOUND_NONE in answer.note
+        assert answer.answerer == "extractive"
+        assert answer.decision == Decision("low_confidence", QUOTED_INSTEAD, "writer")
+    else:
+        assert answer.decision == Decision("refused", MODEL_FOUND_NONE, "writer")
+
+
+def news_engine(tmp_path: Path, writers: Mapping[str, AnswerWriter], verdict: Verdict) -> Engine:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "news.txt").write_text(NEWS, encoding="utf-8")
+    settings = Settings.load(docs_dir=docs, cache_dir=tmp_path / "c", answerer="llm")
+    engine = Engine(settings, embedder=HashingEmbedder(), writers=writers)
+    engine.ingest()
+    engine.answerability = Fixed(verdict)  # type: ignore[assignment]
+    return engine
+
+
+@pytest.mark.parametrize(
+    ("verdict", "decision"),
+    [
+        (Verdict("low", 0.4), Decision("refused", MODEL_FOUND_NONE, "writer")),
+        (Verdict("answer", 0.1), Decision("low_confidence", QUOTED_INSTEAD, "writer")),
+    ],
+)
+def test_a_scripted_model_finding_no_answer_is_a_typed_decision_end_to_end(
+    tmp_path: Path, verdict: Verdict, decision: Decision
+) -> None:
+    """The real LLM writer over a scripted model that finds no answer: the writer says so in
+    its Answer's Decision, the synthesizer weighs it with the verdict, the JSON carries it."""
+    settings = Settings.load()
+    llm = ScriptedLLM("The documents do not mention where they met.")
+    llm_writer = LLMWriter(settings, fallback=ExtractiveWriter(0.08), llm=llm)
+    writers: dict[str, AnswerWriter] = {"extractive": ExtractiveWriter(0.08), "llm": llm_writer}
+    engine = news_engine(tmp_path, writers, verdict)
+    answer = engine.answer("Where did the ministers meet?")
+    assert len(llm.prompts) == 1 and answer.decision == decision
+    data = answer.to_json()
+    assert (data["decision"], data["reason"]) == (decision.outcome, decision.reason)
+    assert data["refused"] is decision.refused
+    assert data["low_confidence"] is decision.low_confidence
+
+
+def test_the_judges_low_band_is_low_confidence_decided_by_the_evidence(tmp_path: Path) -> None:
+    writers: dict[str, AnswerWriter] = {
+        "extractive": ExtractiveWriter(0.08),
+        "llm": RecordingWriter("llm"),
+    }
+    engine = news_engine(tmp_path, writers, Verdict("low", 0.41))
+    answer = engine.answer("Where did the ministers meet?")
+    assert answer.decision.outcome == "low_confidence" and answer.decision.by == "evidence"
+    assert "0.41" in answer.decision.reason and answer.low_confidence and not answer.refused
+    assert answer.to_json()["decision"] == "low_confidence"
+    assert answer.to_json()["reason"] == answer.decision.reason
+
+
+def test_the_judges_refusal_carries_its_reason_and_no_writer_runs(tmp_path: Path) -> None:
+    llm = RecordingWriter("llm")
+    verdict = Verdict("refuse", 0.9, 'no evidence sentence mentions "Paris"')
+    engine = news_engine(tmp_path, {"llm": llm}, verdict)
+    answer = engine.answer("Where did the ministers meet?")
+    assert answer.decision == Decision("refused", verdict.reason, "evidence")
+    assert answer.to_json()["reason"] == verdict.reason and llm.asked == []
+
+
+@pytest.mark.parametrize(
+    ("by", "note", "overruled"),
+    [
+        ("writer", "", True),  # no note at all: the typed field alone overrules
+        ("check", MODEL_FOUND_NONE, False),  # a note that reads like the model's: not read
+    ],
+)
+def test_the_second_opinion_reads_the_typed_decision_never_the_note(
+    tmp_path: Path, by: DecidedBy, note: str, overruled: bool
+) -> None:
+    writers: dict[str, AnswerWriter] = {
+        "extractive": ExtractiveWriter(0.08),
+        "llm": RefusingWriter("llm", by, note),
+    }
+    engine = news_engine(tmp_path, writers, Verdict("answer", 0.1))
+    answer = engine.answer("Where did the ministers meet?")
+    assert answer.refused is not overruled
+    assert answer.decision.by == by
+
+
+@pytest.mark.parametrize(
+    ("verdict", "written", "final"),
+    [
+        (Verdict("answer", 0.1), Decision("answered"), Decision("answered")),
+        (Verdict("low", 0.45), Decision("answered"), Decision("low_confidence", "", "evidence")),
+        (Verdict("low", 0.45, "why"), Decision("answered"), Decision("low_confidence", "why")),
+        (Verdict("refuse", 0.9, "weak evidence"), ANSWERED, Decision("refused", "weak evidence")),
+        (
+            Verdict("low", 0.45),
+            Decision("refused", "x", "check"),
+            Decision("refused", "x", "check"),
+        ),
+        (
+            Verdict("answer", 0.1),
+            Decision("refused", "x", "check"),
+            Decision("refused", "x", "check"),
+        ),
+    ],
+)
+def test_decide_combines_the_verdict_and_the_writers_decision(
+    verdict: Verdict, written: Decision, final: Decision
+) -> None:
+    decided = decide(verdict, written)
+    if final.outcome == "low_confidence" and not final.reason:
+        assert decided.outcome == "low_confidence" and decided.by == "evidence"
+        assert "P unanswerable 0.45" in decided.reason
+    else:
+        assert decided == final

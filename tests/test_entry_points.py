@@ -16,7 +16,7 @@ from llama_index.core.query_engine import RetrieverQueryEngine
 
 import rag.answer.registry
 from rag.cli import main
-from rag.types import Answer, Evidence
+from rag.types import ANSWERED, Answer, Evidence
 
 NEWS = (
     "The naval drills were stalled due to a 2018 dispute over a flag.\n\n"
@@ -34,7 +34,7 @@ class RecordingWriter:
         self.asked.append(question)
         text = f"{evidence[0].sentence.text} [1]"
         yield text
-        yield Answer(question, text, False, (), tuple(evidence), self.name)
+        yield Answer(question, text, ANSWERED, (), tuple(evidence), self.name)
 
 
 @pytest.fixture

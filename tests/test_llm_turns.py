@@ -16,7 +16,7 @@ from rag.conversation.condense import Condenser
 from rag.errors import RagError
 from rag.models.turnstile import Turnstile
 from rag.settings import Settings
-from rag.types import Answer, Evidence, Exchange
+from rag.types import ANSWERED, Answer, Evidence, Exchange
 from rag.web.render import Turn, render_chat, waiting_text
 from rag.web.session import ChatSession
 from tests.fakes import ScriptedLLM
@@ -131,7 +131,7 @@ class LLMWriter:
     def stream(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str | Answer]:
         text = f"{evidence[0].sentence.text} [1]"
         yield text
-        yield Answer(question, text, False, (), tuple(evidence), self.name)
+        yield Answer(question, text, ANSWERED, (), tuple(evidence), self.name)
 
 
 def _session(tmp_path: Path, writer: LLMWriter) -> ChatSession:

@@ -12,7 +12,7 @@ import pytest
 
 from rag.errors import SettingsError
 from rag.ingest.documents import Skipped
-from rag.types import Answer, Citation
+from rag.types import ANSWERED, Answer, Citation, Decision
 from rag.web.render import (
     DocRow,
     Source,
@@ -125,13 +125,13 @@ def test_the_answer_says_who_wrote_it() -> None:
     fallback = Answer(
         "Why?",
         "The drills were suspended. [1]",
-        False,
+        ANSWERED,
         (citation,),
         (),
         "extractive",
         note="extractive fallback: unsupported claim",
     )
-    written = Answer("Why?", "They stopped over a flag. [1]", False, (citation,), (), "llm")
+    written = Answer("Why?", "They stopped over a flag. [1]", ANSWERED, (citation,), (), "llm")
     quoted_html = render_chat([turn_from_answer("Why?", fallback, [Source(citation)])], 1)
     assert "quoted from the documents" in quoted_html
     assert "written by the local LLM" not in quoted_html
@@ -142,14 +142,18 @@ def test_the_answer_says_who_wrote_it() -> None:
 
 def test_a_low_confidence_answer_says_so_above_its_text() -> None:
     citation = cite(1, text="The drills were suspended.")
-    sure = Answer("Why?", "The drills were suspended. [1]", False, (citation,), (), "extractive")
-    unsure = replace(sure, low_confidence=True)
+    sure = Answer("Why?", "The drills were suspended. [1]", ANSWERED, (citation,), (), "extractive")
+    unsure = replace(sure, decision=Decision("low_confidence", "P unanswerable 0.45"))
     assert "Low confidence" not in render_chat(
         [turn_from_answer("Why?", sure, [Source(citation)])], 1
     )
     html = render_chat([turn_from_answer("Why?", unsure, [Source(citation)])], 1)
     assert html.index("Low confidence") < html.index("The drills were suspended.")
     assert unsure.to_json()["low_confidence"] is True and sure.to_json()["low_confidence"] is False
+    assert (
+        unsure.to_json()["decision"] == "low_confidence"
+        and sure.to_json()["decision"] == "answered"
+    )
 
 
 def test_the_empty_chat_explains_itself() -> None:

@@ -16,7 +16,7 @@ from rag.answer.writers import AnswerWriter, ExtractiveWriter, final_answer
 from rag.engine import Engine
 from rag.errors import ModelError, RagError
 from rag.settings import Settings
-from rag.types import Answer, Evidence
+from rag.types import ANSWERED, Answer, Evidence
 from rag.web.render import Turn, render_chat
 from rag.web.session import UNEXPECTED, ChatSession
 from tests.fakes import HashingEmbedder
@@ -155,7 +155,7 @@ def test_chat_errors_are_friendly_messages(tmp_path: Path) -> None:
 
 def test_chat_shows_the_final_text_not_the_draft(tmp_path: Path) -> None:
     def verified(question: str, evidence: Sequence[Evidence]) -> Answer:
-        return Answer(question, "The verified answer.", False, (), tuple(evidence), "llm")
+        return Answer(question, "The verified answer.", ANSWERED, (), tuple(evidence), "llm")
 
     chat = make_session(
         tmp_path, {"llm": Scripted("llm", ["A draft that will be replaced"], verified)}
@@ -282,8 +282,18 @@ def test_an_llm_that_cannot_load_leaves_the_extractive_writer(tmp_path: Path) ->
 
 def test_api_answer_is_the_cli_json(chat: ChatSession) -> None:
     data = chat.api_answer(QUESTION)
-    assert set(data) == {"question", "searched", "answer", "refused", "low_confidence", "citations"}
+    assert set(data) == {
+        "question",
+        "searched",
+        "answer",
+        "refused",
+        "low_confidence",
+        "decision",
+        "reason",
+        "citations",
+    }
     assert data["question"] == QUESTION and not data["refused"]
+    assert data["decision"] == "answered" and data["reason"] == ""
     citations = data["citations"]
     assert isinstance(citations, list) and citations
     for c in citations:

@@ -9,8 +9,11 @@ question, so llama.cpp keeps it in its prompt cache and a question costs only it
 
 Streaming yields the model's draft as it comes; the last item is the verified Answer, which
 the caller shows instead of the draft. A draft that cannot be verified (or re-cited) is
-replaced by the extractive answer; a draft that says the documents don't answer becomes a
-refusal. Whether to call the model at all was decided before, from the evidence.
+replaced by the extractive answer. A draft that says the documents don't answer (or only
+points at a sentence) is reported as a typed Decision, refused by="writer", and one whose
+claims name what no evidence holds as refused by="check": the synthesizer weighs either
+against the evidence's verdict and sets the final decision. Whether to call the model at all
+was decided before, from the evidence.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING
 from rag.answer.citations import NO_CLAIMS, verify_answer
 from rag.answer.templates import load_prompt
 from rag.answer.writers import MODEL_FOUND_NONE, REFUSAL, AnswerWriter, final_answer, refusal
-from rag.types import Answer, Evidence
+from rag.types import ANSWERED, Answer, Evidence
 
 if TYPE_CHECKING:
     from rag.ingest.corpus import Corpus
@@ -40,6 +43,9 @@ _MODEL_REFUSES = re.compile(
     r"unknown|not in the evidence",
     re.I,
 )
+
+
+UNVERIFIED = "the model's answer names what no evidence sentence holds"
 
 
 def _numbered(context: Sequence[Evidence]) -> str:
@@ -123,7 +129,9 @@ class LLMWriter:
         evidence); `evidence`, the ranked retrieval result, stays on the Answer."""
         context = evidence if context is None else context
         if not draft or _MODEL_REFUSES.search(draft) or draft.startswith(REFUSAL[:12]):
-            return refusal(question, evidence, self.name, MODEL_FOUND_NONE)
+            return refusal(
+                question, evidence, self.name, "writer", MODEL_FOUND_NONE, MODEL_FOUND_NONE
+            )
         embed = self.embedder.embed if self.embedder is not None else None
         verified = verify_answer(draft, question, context, self.settings.answer, embed)
         if verified.text:
@@ -131,16 +139,23 @@ class LLMWriter:
             if verified.repaired:
                 log.info("re-cited the model's answer: %s", note)
             return Answer(
-                question, verified.text, False, verified.citations, tuple(evidence), self.name, note
+                question,
+                verified.text,
+                ANSWERED,
+                verified.citations,
+                tuple(evidence),
+                self.name,
+                note,
             )
         if verified.problems == (NO_CLAIMS,):
             # a bare "[4]": the model gave no answer (the engine may quote the evidence)
-            return refusal(question, evidence, self.name, f"{MODEL_FOUND_NONE} ({NO_CLAIMS})")
+            note = f"{MODEL_FOUND_NONE} ({NO_CLAIMS})"
+            return refusal(question, evidence, self.name, "writer", MODEL_FOUND_NONE, note)
         if verified.invented:
             # the model made something up: nothing survived
             log.info("model answer failed verification (%s); refusing", verified.problems)
             note = "nothing survived verification: " + "; ".join(verified.problems)
-            return refusal(question, evidence, self.name, note)
+            return refusal(question, evidence, self.name, "check", UNVERIFIED, note)
         log.info(
             "model answer failed verification (%s); using the extractive answer", verified.problems
         )

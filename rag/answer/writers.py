@@ -2,7 +2,10 @@
 
 A writer streams text pieces and ends with the final Answer. Writers are only called when the
 evidence is strong enough: refusal is decided before, in code, from the evidence
-(rag/search/answerability.py), never by a model.
+(rag/search/answerability.py), never by a model's wording. A writer may still find no answer
+in the evidence (the LLM writer's model, or its citation check); it says so in its Answer's
+typed `decision`, and the synthesizer (rag/answer/synthesizer.py) weighs that against the
+evidence's verdict and sets the final decision.
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from rag.answer.citations import resolve
-from rag.types import Answer, Evidence
+from rag.types import ANSWERED, Answer, DecidedBy, Decision, Evidence
 
 REFUSAL = "The documents don't say."
-MODEL_FOUND_NONE = "the model found no answer in the evidence"  # an LLM writer's refusal note
+MODEL_FOUND_NONE = "the model found no answer in the evidence"  # a writer's refusal reason
 LOW_CONFIDENCE = (
     "Low confidence: the closest sentences may not answer exactly this question. "
     "Check the source before relying on it."
@@ -40,13 +43,23 @@ def final_answer(pieces: Iterator[str | Answer]) -> Answer:
     return answer
 
 
-def refusal(question: str, evidence: Sequence[Evidence], answerer: str, note: str = "") -> Answer:
-    return Answer(question, REFUSAL, True, (), tuple(evidence), answerer, note)
+def refusal(
+    question: str,
+    evidence: Sequence[Evidence],
+    answerer: str,
+    by: DecidedBy,
+    reason: str,
+    note: str = "",
+) -> Answer:
+    """The refusal Answer, decided `by` the evidence's verdict, the writer or the check."""
+    decision = Decision("refused", reason, by)
+    return Answer(question, REFUSAL, decision, (), tuple(evidence), answerer, note)
 
 
 class ExtractiveWriter:
     """Answers with the best evidence sentence, and the runner-up when it scores nearly as well
-    (the answer is often split over two sentences); every sentence carries its [n] marker."""
+    (the answer is often split over two sentences); every sentence carries its [n] marker,
+    numbered in the order the answer reads: the first sentence is [1]."""
 
     name = "extractive"
 
@@ -54,19 +67,21 @@ class ExtractiveWriter:
         self.second_margin = second_margin
 
     def pick(self, question: str, evidence: Sequence[Evidence]) -> list[int]:
+        """The evidence indexes to quote, in reading order: two sentences of one document in
+        document order; of two documents, the best first."""
         best = evidence[0]
-        picked = [0]
-        if len(evidence) > 1 and evidence[1].score >= best.score - self.second_margin:
-            picked.append(1)
-        # read in document order
-        return sorted(
-            picked, key=lambda i: (evidence[i].sentence.doc_id, evidence[i].sentence.index)
-        )
+        if len(evidence) < 2 or evidence[1].score < best.score - self.second_margin:
+            return [0]
+        second = evidence[1].sentence
+        before = second.doc_id == best.sentence.doc_id and second.index < best.sentence.index
+        return [1, 0] if before else [0, 1]
 
     def stream(self, question: str, evidence: Sequence[Evidence]) -> Iterator[str | Answer]:
+        # the quoted sentences, numbered as they are read; the Answer keeps the ranked evidence
+        quoted = [evidence[i] for i in self.pick(question, evidence)]
         parts = []
-        for i in self.pick(question, evidence):
-            parts.append(f"{evidence[i].sentence.text} [{i + 1}]")
+        for n, e in enumerate(quoted, start=1):
+            parts.append(f"{e.sentence.text} [{n}]")
             yield parts[-1] + " "
         text = " ".join(parts)
-        yield Answer(question, text, False, resolve(text, evidence), tuple(evidence), self.name)
+        yield Answer(question, text, ANSWERED, resolve(text, quoted), tuple(evidence), self.name)

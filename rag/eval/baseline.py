@@ -33,7 +33,7 @@ from rag.eval.identity import embedder_identity, llm_identity
 from rag.ingest.corpus import Corpus, segment
 from rag.ingest.documents import read_documents
 from rag.settings import Settings
-from rag.types import Answer, Citation, Sentence
+from rag.types import ANSWERED, Answer, Citation, Decision, Sentence
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,9 @@ def cited_sources(text: str) -> list[int]:
         if n not in seen:
             seen.append(n)
     return seen
+
+
+BASELINE_REFUSES = "the baseline's answer says the sources do not answer"
 
 
 def is_refusal(text: str) -> bool:
@@ -219,7 +222,10 @@ class BaselineSystem:
         return Answer(
             question=question,
             text=text,
-            refused=is_refusal(text),
+            # the stock pipeline has no answerability check: its refusal is its model's wording
+            decision=Decision("refused", BASELINE_REFUSES, "writer")
+            if is_refusal(text)
+            else ANSWERED,
             citations=tuple(citations),
             answerer=self.answerer,
             note=f"{len(sources)} sources",

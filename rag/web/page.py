@@ -354,7 +354,7 @@ def build_app(session: ChatSession) -> Any:
             the conversation, oldest first: a follow-up that leans on them is rewritten to
             stand alone before the search. `writer` is "llm" or "extractive" (default: the
             app's). Returns the JSON of `rag ask --json`: question, searched (what was
-            searched for), answer, refused, low_confidence, citations."""
+            searched for), answer, refused, low_confidence, decision, reason, citations."""
             try:
                 return session.api_answer(question, history or [], writer or None)
             except RagError as exc:
