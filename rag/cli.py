@@ -202,7 +202,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="our engine, or the stock LlamaIndex VectorStoreIndex + CitationQueryEngine",
     )
     p.add_argument("--out", help="write the JSON report here")
-    p.add_argument("--check", metavar="THRESHOLDS", help="exit 1 when below these minimums")
+    p.add_argument(
+        "--check",
+        metavar="THRESHOLDS",
+        help="exit 1 when a metric's one-sided 95%% confidence bound is below its minimum "
+        "(the lower bound) or above its max: (the upper bound)",
+    )
+    p.add_argument(
+        "--previous",
+        metavar="REPORT",
+        help="with --check: also exit 1 when a gated metric is worse than in this earlier "
+        "--out report with 95%% confidence (paired bootstrap over the questions both hold)",
+    )
     p.add_argument("--limit", type=int, help="run a deterministic sample of N questions")
     p.add_argument("--sample-seed", type=int, default=0, help="seed of that sample (default 0)")
     p.set_defaults(func=cmd_eval)

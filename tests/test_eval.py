@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -322,10 +323,56 @@ def test_thresholds_gate_the_exit_code(
     thresholds.write_text(json.dumps({"extractive": {"f1": 1.01, "retrieval_mrr": 0.0}}))
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert "f1:" in err and "< minimum 1.010" in err and "retrieval_mrr" not in err
+    # only the failures reach stderr; each gate line names the bound it read
+    assert re.search(r"\n  f1: 0\.\d{3} \(95% bound 0\.\d{3}\) vs minimum 1\.010: FAIL\n", err)
+    assert "retrieval_mrr" not in err
     thresholds.write_text(json.dumps({"llm": {"f1": 0.0}}))
     assert main(args) == 1
     assert "no thresholds for answerer extractive" in capsys.readouterr().err
+
+
+def test_previous_report_is_compared_question_by_question(
+    tmp_path: Path, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions = str(_ours(tmp_path))
+    thresholds = tmp_path / "thresholds.json"
+    # a maximum on recall is no real gate: it lets the run be worse than the previous one by
+    # construction (3 sentences in the corpus: every gold one is within the top 5)
+    limits = {"f1": 0.0, "max:retrieval_recall@5": 1.0}
+    thresholds.write_text(json.dumps({"extractive": limits}))
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    args = ["eval", "--docs", str(env), "--questions", questions, "--check", str(thresholds)]
+    assert main([*args, "--out", str(old)]) == 0
+    capsys.readouterr()
+    assert main([*args, "--out", str(new), "--previous", str(old)]) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(new.read_text(encoding="utf-8"))
+    m, gate = report["metrics"], report["gate"]
+    f1, f1_lower = m["f1"], m["bounds"]["f1"]["lower"]
+    assert f"f1: {f1:.3f} (95% bound {f1_lower:.3f}) vs minimum 0.000: ok" in out
+    assert f"f1: {f1:.3f} vs previous {f1:.3f} on 4 paired questions, change +0.000" in out
+    assert "none worse than the previous report" in err
+    assert [g["metric"] for g in gate["lines"]] == ["f1", "retrieval_recall@5"]
+    assert gate["lines"][0]["bound"] == f1_lower
+    assert gate["lines"][1]["bound"] == m["bounds"]["retrieval_recall@5"]["upper"]
+    assert m["counts"]["retrieval_recall@5"] == [3, 3]
+    assert gate["previous"]["paired_questions"] == 4 and gate["passed"]
+    # a previous run that found no gold sentence: recall went up on every answerable question
+    data = json.loads(old.read_text(encoding="utf-8"))
+    for row in data["questions"]:
+        row["rank"] = None
+    old.write_text(json.dumps(data), encoding="utf-8")
+    assert main([*args, "--previous", str(old)]) == 1
+    err = capsys.readouterr().err
+    assert f"against {thresholds} and {old}:" in err
+    assert (
+        "retrieval_recall@5: 1.000 vs previous 0.000 on 3 paired questions, change +1.000 "
+        "(95% bounds +1.000 to +1.000): FAIL"
+    ) in err
+    assert "f1" not in err  # unchanged, and met
+    old.write_text("{}", encoding="utf-8")
+    assert main([*args, "--previous", str(old)]) != 0  # not a report: says so, runs nothing
+    assert "not a rag eval report" in capsys.readouterr().err
 
 
 def test_limit_runs_a_recorded_sample(

@@ -183,10 +183,11 @@ def test_contains_gold_wants_whole_words_of_a_gold_answer() -> None:
 
 
 def test_a_maximum_bounds_a_metric_from_above() -> None:
+    # plain values, no "bounds": each value is read as it is (see test_eval_bounds.py)
     metrics = {"false_refusal_rate": 0.2, "refusal_recall": 0.6}
     assert check_thresholds(metrics, {"max:false_refusal_rate": 0.25}) == []
     assert check_thresholds(metrics, {"max:false_refusal_rate": 0.15, "refusal_recall": 0.5}) == [
-        "false_refusal_rate: 0.200 > maximum 0.150"
+        "false_refusal_rate: 0.200 (no bound) vs maximum 0.150: FAIL"
     ]
 
 
@@ -195,7 +196,30 @@ def test_check_thresholds_lists_each_failure() -> None:
     assert check_thresholds(metrics, {"f1": 0.3, "retrieval_recall@3": 0.9}) == []
     failures = check_thresholds(metrics, {"f1": 0.5, "refusal_precision": 0.1, "nonexistent": 0.0})
     assert failures == [
-        "f1: 0.400 < minimum 0.500",
-        "nonexistent: no value (minimum 0.000)",
-        "refusal_precision: no value (minimum 0.100)",
+        "f1: 0.400 (no bound) vs minimum 0.500: FAIL",
+        "nonexistent: no value vs minimum 0.000: FAIL",
+        "refusal_precision: no value vs minimum 0.100: FAIL",
     ]
+
+
+def test_check_thresholds_reads_the_bounds_summarize_records() -> None:
+    # 4 of 5 answered questions hold their gold: 0.8 meets 0.7, its lower bound does not
+    scores = [_score(id=f"q{i}", contains_gold=i < 4) for i in range(5)]
+    m = summarize(scores)
+    assert m["answer_contains_gold"] == 0.8
+    assert m["counts"] == {
+        "retrieval_recall@1": [5, 5],
+        "retrieval_recall@3": [5, 5],
+        "retrieval_recall@5": [5, 5],
+        "exact_match": [0, 5],
+        "answerable_exact_match": [0, 5],
+        "answer_contains_gold": [4, 5],
+        "citation_precision": [5, 5],
+        "citation_precision_per_marker": [5, 5],
+        "answered_citing_gold": [5, 5],
+        "false_refusal_rate": [0, 5],
+    }
+    assert check_thresholds(m, {"answer_contains_gold": 0.7}) == [
+        "answer_contains_gold: 0.800 (95% bound 0.435) vs minimum 0.700: FAIL"
+    ]
+    assert summarize(scores, with_bounds=False).keys().isdisjoint({"counts", "bounds"})

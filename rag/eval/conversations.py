@@ -14,6 +14,9 @@ Metrics:
 - `rewrite_accuracy`: over follow-ups, what was searched for (the rewrite, or the question
   as asked) holds a word of every `needs` group and none of `avoid`;
 - `refusal_recall` (unanswerable turns refused), `false_refusal_rate` (answerable refused).
+
+Each is a share of turns: `--check` reads its Wilson bound (turns counted as n), and with
+`--previous REPORT` a paired bootstrap over the turns both reports hold (rag/eval/bounds.py).
 """
 
 from __future__ import annotations
@@ -24,18 +27,28 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.conversation.chat import Conversation
 from rag.errors import RagError
+from rag.eval.bounds import Z_ONE_SIDED_95, Part, metric_bounds
 from rag.eval.gold import gold_for
-from rag.eval.metrics import check_thresholds, normalize_answer, percentile, strip_markers
+from rag.eval.metrics import NOT_METRICS, normalize_answer, percentile, strip_markers
 from rag.eval.paths import portable_path
 from rag.eval.questions import EvalDataError, EvalQuestion, read_jsonl, select_questions
-from rag.eval.report import file_sha256, git_state, load_thresholds, settings_record
+from rag.eval.report import (
+    add_gate,
+    file_sha256,
+    format_gate,
+    gate_verdict,
+    git_state,
+    load_thresholds,
+    previous_parts,
+    settings_record,
+)
 from rag.settings import Settings
 from rag.text import stem
 from rag.types import Answer
@@ -120,7 +133,29 @@ def turn_right(
     )
 
 
-def summarize_turns(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def turn_parts(row: Mapping[str, Any]) -> dict[str, Part]:
+    """What one turn adds to each share of `summarize_turns`: (1 if so, 1)."""
+    parts = {"turn_accuracy": (float(row["right"]), 1.0)}
+    if row["turn"] > 1:
+        parts["follow_up_accuracy"] = (float(row["right"]), 1.0)
+        parts["rewrite_accuracy"] = (float(row["rewrite_right"]), 1.0)
+    refusal = "refusal_recall" if row["impossible"] else "false_refusal_rate"
+    parts[refusal] = (float(row["refused"]), 1.0)
+    return parts
+
+
+def report_turn_parts(report: Mapping[str, Any], where: str) -> dict[str, dict[str, Part]]:
+    """{turn id: its parts}, from a conversation report's "turns"."""
+    try:
+        return {str(row["id"]): turn_parts(row) for row in report["turns"]}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EvalDataError(f"{where}: not a conversation eval report ({exc!r})") from exc
+
+
+def summarize_turns(rows: Sequence[dict[str, Any]], z: float = Z_ONE_SIDED_95) -> dict[str, Any]:
+    """The shares of turns; "counts" ({metric: [turns, n]}), "bounds" (Wilson, one-sided at
+    z) and "bounds_z" beside them."""
+
     def share(items: list[bool]) -> float | None:
         return round(sum(items) / len(items), 4) if items else None
 
@@ -128,7 +163,7 @@ def summarize_turns(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     impossible = [r for r in rows if r["impossible"]]
     answerable = [r for r in rows if not r["impossible"]]
     latencies = [r["latency_s"] for r in rows]
-    return {
+    out: dict[str, Any] = {
         "turns": len(rows),
         "turn_accuracy": share([r["right"] for r in rows]),
         "follow_up_accuracy": share([r["right"] for r in follow]),
@@ -140,6 +175,9 @@ def summarize_turns(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "latency_p50_s": percentile(latencies, 50),
         "latency_p95_s": percentile(latencies, 95),
     }
+    out["counts"], out["bounds"] = metric_bounds([turn_parts(r) for r in rows], list(out), z)
+    out["bounds_z"] = z
+    return out
 
 
 # -- running -------------------------------------------------------------------------------------
@@ -195,6 +233,15 @@ def run_conversations(
     return rows
 
 
+def sample_conversations(
+    everything: Sequence[EvalConversation], limit: int | None, seed: int
+) -> list[EvalConversation]:
+    # the sample is of conversations, never of turns: a follow-up needs its turns before it
+    firsts = [c.turns[0].question for c in everything]
+    picked = {q.id for q in select_questions(firsts, limit, seed)}
+    return [c for c in everything if c.turns[0].question.id in picked]
+
+
 def run_command(
     args: argparse.Namespace, make_settings: Callable[[argparse.Namespace], Settings]
 ) -> int:
@@ -203,15 +250,11 @@ def run_command(
 
     path = Path(args.conversations)
     settings = make_settings(args)
+    thresholds = load_thresholds(Path(args.check)) if args.check else None
+    previous_path = getattr(args, "previous", None)
+    previous = previous_parts(previous_path, thresholds is not None, report_turn_parts)
     everything = load_conversations(path)
-    # the sample is of conversations, never of turns: a follow-up needs its turns before it
-    picked = {
-        q.id
-        for q in select_questions(
-            [c.turns[0].question for c in everything], args.limit, args.sample_seed
-        )
-    }
-    selected = [c for c in everything if c.turns[0].question.id in picked]
+    selected = sample_conversations(everything, args.limit, args.sample_seed)
     engine = Engine(settings)
     engine.ingest()
     engine.evidence("warm up")
@@ -225,7 +268,7 @@ def run_command(
         kind: summarize_turns([r for r in rows if r["kind"] == kind])
         for kind in sorted({r["kind"] for r in rows})
     }
-    report = {
+    report: dict[str, Any] = {
         "run": {
             "system": "rag",
             "answerer": writer.name,
@@ -252,25 +295,26 @@ def run_command(
         "by_kind": by_kind,
         "turns": rows,
     }
+    add_gate(
+        report,
+        thresholds,
+        source=args.check,
+        previous=previous,
+        previous_source=previous_path,
+        parts_of=report_turn_parts,
+    )
     print(format_conversation_report(report))
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    if not args.check:
+    if thresholds is None:
         return 0
-    thresholds = load_thresholds(Path(args.check))
-    if writer.name not in thresholds:
-        print(f"error: {args.check} has no thresholds for answerer {writer.name}", file=sys.stderr)
-        return 1
-    failures = check_thresholds(metrics, thresholds[writer.name])
-    for line in failures:
-        print(f"  below minimum: {line}", file=sys.stderr)
-    print(
-        f"conversation eval {'FAILED' if failures else 'passed'} for answerer {writer.name}",
-        file=sys.stderr,
+    code, lines = gate_verdict(
+        report.get("gate"), "conversation eval", writer.name, args.check, previous_path
     )
-    return 1 if failures else 0
+    print("\n".join(lines), file=sys.stderr)
+    return code
 
 
 def format_conversation_report(report: dict[str, Any]) -> str:
@@ -282,7 +326,12 @@ def format_conversation_report(report: dict[str, Any]) -> str:
         f"{data['conversations_in_file']})",
         "",
     ]
-    lines += [f"{k:<24} {v}" for k, v in report["metrics"].items()]
+    bounds = report["metrics"].get("bounds") or {}
+    for k, v in report["metrics"].items():
+        if k not in NOT_METRICS:
+            b = bounds.get(k)
+            side = f"   [{b['lower']:.3f}, {b['upper']:.3f}]" if b else ""
+            lines.append(f"{k:<24} {v}{side}")
     columns = ("turns", "turn_accuracy", "rewrite_accuracy", "refusal_recall")
     lines += ["", f"{'kind':<22}" + "".join(f"{c:>18}" for c in columns)]
     for kind, m in report["by_kind"].items():
@@ -293,4 +342,6 @@ def format_conversation_report(report: dict[str, Any]) -> str:
             wrong[r["kind"]].append(r["id"])
     if wrong:
         lines += ["", "wrong turns: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in wrong.items())]
+    if report.get("gate"):
+        lines += ["", *format_gate(report["gate"])]
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """Pure evaluation metrics over plain data: SQuAD-style answer scores, retrieval recall@k and
 MRR, citation precision and recall, refusal precision and recall, latency percentiles, and the
-threshold check that gates CI. No I/O, no models (the runner is rag/eval_runner.py).
+threshold check that gates CI, read against confidence bounds (Wilson, bootstrap) and, given a
+previous run, a paired bootstrap. No I/O, no models (the runner is rag/eval/runner.py).
 
 Definitions (also in eval/README.md):
 
@@ -30,8 +31,14 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+
+from rag.eval.bounds import Z_ONE_SIDED_95, Part, metric_bounds
+
+# the bounds and the gate live in rag.eval.bounds; these two are named here too
+from rag.eval.bounds import check_thresholds as check_thresholds
+from rag.eval.bounds import wilson_interval as wilson_interval
 
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -207,8 +214,15 @@ def _mean(values: Iterable[float]) -> float | None:
     return sum(items) / len(items) if items else None
 
 
-def summarize(scores: Sequence[QuestionScore], ks: Sequence[int] = (1, 3, 5)) -> dict[str, object]:
-    """All metrics of a question set; a metric without data is None."""
+def summarize(
+    scores: Sequence[QuestionScore],
+    ks: Sequence[int] = (1, 3, 5),
+    z: float = Z_ONE_SIDED_95,
+    with_bounds: bool = True,
+) -> dict[str, object]:
+    """All metrics of a question set (a metric without data is None); `with_bounds`, also
+    "counts" ({metric: [successes, n]} of the counted shares), "bounds" ({metric: {lower,
+    upper, method}}, each a one-sided bound at z) and "bounds_z"."""
     answerable = [s for s in scores if not s.impossible]
     unanswerable = [s for s in scores if s.impossible]
     ranks = [s.rank for s in answerable if s.has_gold]
@@ -253,6 +267,10 @@ def summarize(scores: Sequence[QuestionScore], ks: Sequence[int] = (1, 3, 5)) ->
     out["false_refusal_rate"] = _mean(float(s.refused) for s in answerable)
     out["latency_p50_s"] = percentile(latencies, 50)
     out["latency_p95_s"] = percentile(latencies, 95)
+    if with_bounds:
+        parts = [question_parts(s, ks) for s in scores]
+        out["counts"], out["bounds"] = metric_bounds(parts, list(out), z, BOOTSTRAPPED)
+        out["bounds_z"] = z
     return out
 
 
@@ -270,26 +288,44 @@ def summarize_by_type(scores: Sequence[QuestionScore]) -> dict[str, dict[str, ob
     types = sorted({s.type for s in scores if s.type})
     out = {}
     for t in types:
-        full = summarize([s for s in scores if s.type == t])
+        full = summarize([s for s in scores if s.type == t], with_bounds=False)
         out[t] = {k: full[k] for k in BY_TYPE_METRICS}
     return out
 
 
-# -- thresholds -------------------------------------------------------------------------------
+# -- what each question adds, for the bounds ---------------------------------------------------
+
+# means of fractional per-question values, bounded by the bootstrap; the other metrics of
+# question_parts count whole questions, sentences or markers, and get a Wilson interval
+BOOTSTRAPPED = frozenset({"retrieval_mrr", "f1", "answerable_f1", "citation_recall"})
+NOT_METRICS = frozenset({"counts", "bounds", "bounds_z"})  # summarize's keys that are no metric
 
 
-def check_thresholds(metrics: Mapping[str, object], bounds: Mapping[str, float]) -> list[str]:
-    """One line per metric out of bounds (a missing or undefined metric fails too). A bound is
-    a minimum, or a maximum when its name starts with "max:" ("max:false_refusal_rate")."""
-    failures = []
-    for key, bound in sorted(bounds.items()):
-        name = key.removeprefix("max:")
-        at_most = name != key
-        value = metrics.get(name)
-        if not isinstance(value, int | float):
-            failures.append(f"{name}: no value ({'maximum' if at_most else 'minimum'} {bound:.3f})")
-        elif at_most and value > bound:
-            failures.append(f"{name}: {value:.3f} > maximum {bound:.3f}")
-        elif not at_most and value < bound:
-            failures.append(f"{name}: {value:.3f} < minimum {bound:.3f}")
-    return failures
+def question_parts(s: QuestionScore, ks: Sequence[int] = (1, 3, 5)) -> dict[str, Part]:
+    """What one question adds to each metric of `summarize` it takes part in."""
+    parts: dict[str, Part] = {"exact_match": (s.exact_match, 1.0), "f1": (s.f1, 1.0)}
+    if s.refused:
+        parts["refusal_precision"] = (float(s.impossible), 1.0)
+    if s.impossible:
+        parts["unanswerable_accuracy"] = (s.exact_match, 1.0)
+        parts["refusal_recall"] = (float(s.refused), 1.0)
+        return parts
+    parts["answerable_exact_match"] = (s.exact_match, 1.0)
+    parts["answerable_f1"] = (s.f1, 1.0)
+    parts["false_refusal_rate"] = (float(s.refused), 1.0)
+    if s.has_gold:
+        for k in ks:
+            parts[f"retrieval_recall@{k}"] = (float(s.rank is not None and s.rank <= k), 1.0)
+        parts["retrieval_mrr"] = (1.0 / s.rank if s.rank else 0.0, 1.0)
+        parts["citation_recall"] = (0.0 if s.refused else (s.citations.gold_cited or 0.0), 1.0)
+    if s.refused:
+        return parts
+    parts["answer_contains_gold"] = (float(s.contains_gold), 1.0)
+    if s.has_gold:
+        parts["answered_citing_gold"] = (float(bool(s.citations.gold_cited)), 1.0)
+    c = s.citations
+    if c.sentences:
+        parts["citation_precision"] = (float(c.supported), float(c.sentences))
+    if c.markers:
+        parts["citation_precision_per_marker"] = (float(c.markers_supported), float(c.markers))
+    return parts

@@ -17,7 +17,6 @@ from rag.eval.gold import Gold, gold_for
 from rag.eval.metrics import (
     QuestionScore,
     answer_scores,
-    check_thresholds,
     citation_counts,
     contains_gold,
     first_hit_rank,
@@ -26,9 +25,12 @@ from rag.eval.questions import EvalQuestion, load_questions, select_questions
 from rag.eval.report import (
     KS,
     QuestionRecord,
+    add_gate,
     build_report,
     format_report,
+    gate_verdict,
     load_thresholds,
+    previous_parts,
 )
 from rag.eval.systems import System, make_system
 from rag.settings import Settings
@@ -97,6 +99,7 @@ def evaluate_question(system: System, question: EvalQuestion, gold: Gold) -> Que
         "f1": round(f1, 4),
         "contains_gold": score.contains_gold,
         "citations_supported": counts.supported,
+        "citations_markers_supported": counts.markers_supported,
         "gold_cited": counts.gold_cited,
         "latency_s": round(latency, 4),
         "error": error,
@@ -133,6 +136,7 @@ def run_command(
     all_questions = load_questions(questions_path)
     selected = select_questions(all_questions, args.limit, args.sample_seed)
     thresholds = load_thresholds(Path(args.check)) if args.check else None
+    previous = previous_parts(getattr(args, "previous", None), thresholds is not None)
 
     system = make_system(args.system, settings)
     seconds: dict[str, float] = {}
@@ -162,6 +166,10 @@ def run_command(
         sample_seed=args.sample_seed,
         seconds=seconds,
     )
+    previous_path = getattr(args, "previous", None)
+    add_gate(
+        report, thresholds, source=args.check, previous=previous, previous_source=previous_path
+    )
     print(format_report(report))
     if args.out:
         out = Path(args.out)
@@ -171,17 +179,6 @@ def run_command(
     if thresholds is None:
         return 0
     answerer = report["run"]["answerer"]
-    if answerer not in thresholds:
-        print(f"error: {args.check} has no thresholds for answerer {answerer}", file=sys.stderr)
-        return 1
-    failures = check_thresholds(report["metrics"], thresholds[answerer])
-    if failures:
-        print(f"eval FAILED for answerer {answerer}, below {args.check}:", file=sys.stderr)
-        for line in failures:
-            print(f"  {line}", file=sys.stderr)
-        return 1
-    print(
-        f"eval passed: {len(thresholds[answerer])} thresholds met for answerer {answerer}",
-        file=sys.stderr,
-    )
-    return 0
+    code, lines = gate_verdict(report.get("gate"), "eval", answerer, args.check, previous_path)
+    print("\n".join(lines), file=sys.stderr)
+    return code
