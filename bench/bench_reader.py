@@ -29,9 +29,8 @@ import rag  # noqa: E402,F401  (offline switches before torch loads)
 from rag.engine import Engine  # noqa: E402
 from rag.eval.gold import gold_for  # noqa: E402
 from rag.eval.questions import load_questions  # noqa: E402
-from rag.models.reader import Reader  # noqa: E402
+from rag.models.reader import Reader, reader_texts  # noqa: E402
 from rag.search.evidence import rerank  # noqa: E402
-from rag.search.postprocess import reader_texts  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -67,12 +66,12 @@ def main() -> None:
         pool = plain.evidence(q.question, depth=max(depths))
         for d in depths:
             head = pool[:d]
-            texts = reader_texts(corpus, head)
+            texts = reader_texts(corpus.sentences, head)
             t0 = time.perf_counter()
             scores = reader.scores(q.question, texts)
             read_ms[d].append((time.perf_counter() - t0) * 1000)
             pool_hits[d] += any(e.sentence.id in gold for e in head)
-            ranked = rerank(pool, scores)
+            ranked = rerank(pool, scores, settings.retrieval.reader_evidence_weight)
             top_hits[d] += ranked[0].sentence.id in gold
     print(
         f"pool and reader over {data.name} ({answerable} answerable questions of {len(questions)})"

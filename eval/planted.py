@@ -9,7 +9,9 @@ asks the support check (with the real embedding model) whether S supports them:
              question                                               -> should be rejected
   miscited   S cited to a different sentence of the document        -> should be rejected
   invented   an off-topic claim cited to S                          -> should be rejected
-It prints how often each kind is judged as it should be.
+It prints how often each kind is judged as it should be, by the words check alone and with the
+reader (rag/models/reader.py: the cited sentence must answer the question, as the LLM writer's
+check requires with RAG_READER=model).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import rag  # noqa: F401  (offline switches before torch loads)
 from rag.answer.citations import support
 from rag.ingest.sentences import split_sentences
 from rag.models.embedder import make_embedder
+from rag.models.reader import Reader, pair_text
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,14 +82,29 @@ def main() -> None:
             cases.append(("miscited", gold, rng.choice(pool), q, False))
         cases.append(("invented", rng.choice(INVENTED), gold, q, False))
     vectors = embed([c[1] for c in cases] + [c[2] for c in cases])
+    reader = Reader()
+    before = {
+        s: p
+        for sentences in doc_sentences.values()
+        for p, s in zip([None, *sentences], sentences, strict=False)
+    }
     n = len(cases)
-    ok: Counter[str] = Counter()
-    total: Counter[str] = Counter()
-    for i, (kind, claim, cited, q, expected) in enumerate(cases):
-        sim = float(vectors[i] @ vectors[n + i])
-        total[kind] += 1
-        ok[kind] += support(claim, [cited], q, sim, settings.answer).supported == expected
-    print(f"support check on planted answers ({len(rows)} questions, {n} claims)")
+    for with_reader in (False, True):
+        ok: Counter[str] = Counter()
+        total: Counter[str] = Counter()
+        for i, (kind, claim, cited, q, expected) in enumerate(cases):
+            sim = float(vectors[i] @ vectors[n + i])
+            total[kind] += 1
+            supported = support(claim, [cited], q, sim, settings.answer).supported
+            if supported and with_reader:
+                answers = reader.scores(q, [pair_text(cited, before.get(cited))])[0]
+                supported = answers >= settings.answer.support_min_reader
+            ok[kind] += supported == expected
+        report(ok, total, len(rows), n, "words and the reader" if with_reader else "words alone")
+
+
+def report(ok: Counter[str], total: Counter[str], questions: int, n: int, how: str) -> None:
+    print(f"support check on planted answers ({questions} questions, {n} claims), {how}")
     for kind in ("right", "swapped", "miscited", "invented"):
         verb = "accepted" if kind == "right" else "rejected"
         print(f"  {kind:9s} {ok[kind]:3d}/{total[kind]:<3d} {verb}  ({ok[kind] / total[kind]:.0%})")

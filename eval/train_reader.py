@@ -26,10 +26,12 @@ sha256, the validation curve, fp32 and int8 figures, the ONNX file's sha256).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import math
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -44,7 +46,7 @@ from rag.eval.gold import same_sentence
 from rag.eval.questions import EvalQuestion, parse_question
 from rag.ingest.sentences import split_sentences
 from rag.models.reader import READER_VERSION, pair_text
-from rag.text import tokens
+from rag.text import STOPWORDS, tokens
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_SETS = ("squad2-train-first10", "squad1-dev-extra13", "qed-nq-dev", "selqa")
@@ -52,8 +54,31 @@ CALIBRATION = "eval-data/squad2-dev-open15/calibration.jsonl"
 VALIDATION_DOCS = 4  # calibration articles held out (chosen by SEED)
 SEED = 13
 HARD_NEGATIVES, RANDOM_NEGATIVES, MAX_POSITIVES = 2, 1, 2  # per answerable question
-UNANSWERABLE_NEGATIVES = 4  # the closest sentences of an unanswerable question
+# the closest sentences of an unanswerable question, and how many times each such question is
+# seen: the near misses are what the reader is for, and they are the scarce ones (2,914 of
+# 17,957 questions)
+UNANSWERABLE_NEGATIVES, UNANSWERABLE_REPEATS = 4, 1
+# made-up near misses: the share of answerable questions that also give a copy with one of its
+# words the gold sentence holds swapped for another of the document's (a name, a number, a
+# rare word) or a "not" put in, paired with the gold sentence as a negative: the kinds of
+# question SQuAD 2.0's writers made unanswerable, from questions that have none
+NEAR_MISSES = 0.0
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)*")
+_NUMBER = re.compile(r"\b\d{1,4}\b")
+_AUXILIARY = re.compile(r"\b(did|does|do|is|was|were|are|can|could|has|had|have|will|would)\b")
 VALIDATION_QUESTIONS = 600  # of the held-out fold, for the curve (all of it fits cut points)
+
+
+@dataclass(frozen=True)
+class Mix:
+    """How many pairs each question gives."""
+
+    hard: int = HARD_NEGATIVES
+    random: int = RANDOM_NEGATIVES
+    positives: int = MAX_POSITIVES
+    unanswerable: int = UNANSWERABLE_NEGATIVES
+    repeats: int = UNANSWERABLE_REPEATS
+    near_misses: float = NEAR_MISSES
 
 
 @dataclass(frozen=True)
@@ -80,8 +105,62 @@ def _idf(sentences: Sequence[set[str]]) -> dict[str, float]:
     return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
 
 
-def question_pairs(q: EvalQuestion, text: str, group: int, rng: random.Random) -> list[Pair]:
-    """A question's positives and negatives among the sentences of its document."""
+_NOT = {
+    "did": "didn't", "does": "doesn't", "do": "don't", "is": "isn't", "was": "wasn't",
+    "were": "weren't", "are": "aren't", "can": "can't", "could": "couldn't", "has": "hasn't",
+    "had": "hadn't", "have": "haven't", "will": "won't", "would": "wouldn't",
+}  # fmt: skip
+
+
+def near_miss(question: str, gold: str, document: str, rng: random.Random) -> str | None:
+    """The question with one thing changed so that the gold sentence no longer answers it: a
+    name or a number of the gold sentence swapped for another of the document's (a number of
+    as many digits), a rare word of both swapped for one of the document's, or its auxiliary
+    verb negated ("did" for "didn't")."""
+    held = set(tokens(gold))
+    ways: list[tuple[re.Match[str], str]] = []
+    for pattern in (_NAME, _NUMBER):
+        asked = [m for m in pattern.finditer(question) if m.start() > 0 and m.group() in gold]
+        found = {
+            m.group()
+            for m in pattern.finditer(document)
+            if len(m.group()) > 2 and m.group().split()[0].lower() not in STOPWORDS
+        }
+        for m in asked:
+            others = sorted(
+                o
+                for o in found
+                if o not in gold
+                and o not in question
+                and (pattern is _NAME or len(o) == len(m.group()))
+            )
+            if others:
+                ways.append((m, rng.choice(others)))
+    rare = re.compile(r"\b[a-z]{6,}\b")
+    words = [m for m in rare.finditer(question) if _stem(m.group()) in held]
+    pool = sorted({w for w in rare.findall(document) if _stem(w) not in held})
+    if words and pool:
+        ways.append((rng.choice(words), rng.choice(pool)))
+    aux = _AUXILIARY.search(question)
+    if aux and " not " not in question and "n't" not in question:
+        ways.append((aux, _NOT[aux.group()]))
+    if not ways:
+        return None
+    match, new = rng.choice(ways)
+    return question[: match.start()] + new + question[match.end() :]
+
+
+def _stem(word: str) -> str:
+    found = tokens(word)
+    return found[0] if found else ""
+
+
+def question_pairs(
+    q: EvalQuestion, text: str, group: int, rng: random.Random, mix: Mix, made_up: bool = False
+) -> list[Pair]:
+    """A question's positives and negatives among the sentences of its document (and, when
+    `made_up`, near misses of it paired with its gold sentence)."""
+    text_ = text
     sentences = split_sentences("d", text)
     if not sentences:
         return []
@@ -99,21 +178,28 @@ def question_pairs(q: EvalQuestion, text: str, group: int, rng: random.Random) -
     others = [s.index for s in sentences if s.index not in gold]
     ranked = sorted(others, key=lambda i: (-overlap[i], i))
     if q.impossible:
-        negatives = ranked[:UNANSWERABLE_NEGATIVES]
+        negatives = ranked[: mix.unanswerable]
     else:
-        negatives, rest = ranked[:HARD_NEGATIVES], ranked[HARD_NEGATIVES:]
-        negatives += rng.sample(rest, min(RANDOM_NEGATIVES, len(rest)))
-    positives = sorted(gold)[:MAX_POSITIVES]
+        negatives, rest = ranked[: mix.hard], ranked[mix.hard :]
+        negatives += rng.sample(rest, min(mix.random, len(rest)))
+    positives = sorted(gold)[: mix.positives]
 
     def text(i: int) -> str:
         return pair_text(sentences[i].text, sentences[i - 1].text if i else None)
 
-    return [Pair(q.question, text(i), 1.0, group) for i in positives] + [
+    pairs = [Pair(q.question, text(i), 1.0, group) for i in positives] + [
         Pair(q.question, text(i), 0.0, group) for i in negatives
     ]
+    if made_up and positives and rng.random() < mix.near_misses:
+        changed = near_miss(q.question, sentences[positives[0]].text, text_, rng)
+        if changed:
+            pairs.append(Pair(changed, text(positives[0]), 0.0, group))
+    return pairs
 
 
-def load_pairs(shared: Path, limit: int | None) -> tuple[list[Pair], list[Pair], list[dict]]:
+def load_pairs(
+    shared: Path, limit: int | None, mix: Mix
+) -> tuple[list[Pair], list[Pair], list[dict]]:
     """(training pairs, validation pairs, what was read: file, sha256, questions)."""
     rng = random.Random(SEED)
     sources = [shared / "train-data" / name / "questions.jsonl" for name in TRAIN_SETS]
@@ -134,7 +220,7 @@ def load_pairs(shared: Path, limit: int | None) -> tuple[list[Pair], list[Pair],
             doc = q.doc_id or ""
             if doc not in texts:
                 texts[doc] = (path.parent / "docs" / f"{doc}.txt").read_text(encoding="utf-8")
-            pairs = question_pairs(q, texts[doc], group, rng)
+            pairs = question_pairs(q, texts[doc], group, rng, mix)
             group += 1
             if not pairs:
                 continue
@@ -324,6 +410,10 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help="questions per file (a quick check)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--validate-every", type=int, default=400, help="steps")
+    parser.add_argument("--unanswerable-negatives", type=int, default=UNANSWERABLE_NEGATIVES)
+    parser.add_argument("--unanswerable-repeats", type=int, default=UNANSWERABLE_REPEATS)
+    parser.add_argument("--random-negatives", type=int, default=RANDOM_NEGATIVES)
+    parser.add_argument("--near-misses", type=float, default=NEAR_MISSES)
     args = parser.parse_args()
 
     import torch
@@ -336,7 +426,13 @@ def main() -> int:
     started = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    train, valid, read = load_pairs(Path(args.shared), args.limit)
+    mix = Mix(
+        random=args.random_negatives,
+        unanswerable=args.unanswerable_negatives,
+        repeats=args.unanswerable_repeats,
+        near_misses=args.near_misses,
+    )
+    train, valid, read = load_pairs(Path(args.shared), args.limit, mix)
     positives = sum(p.label for p in train)
     for source in read:
         print(json.dumps(source), file=sys.stderr)
@@ -406,6 +502,7 @@ def main() -> int:
         "max_length": args.max_length,
         "pooling": "mean",
         "trained_on": read,
+        "mix": dataclasses.asdict(mix),
         "pairs": {"train": len(train), "train_positive": int(positives), "validation": len(valid)},
         "settings": {k: v for k, v in vars(args).items() if k not in ("shared", "out")},
         "seed": SEED,

@@ -52,13 +52,14 @@ class Engine:
         self.settings = settings
         self.embedder = embedder or make_embedder(settings.index)
         self.store = Store(settings.index, self.embedder)
-        self.writers = Writers(settings, self.embedder, lambda: self.store.corpus, writers)
+        self.reader = make_reader(settings.retrieval)
+        self.writers = Writers(
+            settings, self.embedder, lambda: self.store.corpus, writers, self.reader
+        )
         self.query_engine = RetrieverQueryEngine(
             retriever=HybridRetriever(self.store, settings.retrieval),
             node_postprocessors=[
-                EvidencePostprocessor(
-                    self.store, settings.retrieval, make_reader(settings.retrieval)
-                )
+                EvidencePostprocessor(self.store, settings.retrieval, self.reader)
             ],
             response_synthesizer=CitedSynthesizer(self.writers, self._judge),
         )

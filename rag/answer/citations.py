@@ -172,9 +172,10 @@ def verify_answer(
             else None
         )
         check = support(plain, cited, question, best_sim, rules)
-        if check.supported and not answers.any(numbers):
+        answers_it = answers.any(numbers)
+        if check.supported and not answers_it:
             check = Support(False, check.coverage, best_sim, "the cited text does not answer")
-        if not check.supported and numbers:
+        if not check.supported and numbers and answers_it:
             # the model drew on the sentence it cited and took a name or a word from another
             # one ("invited Shinjiro Koizumi", the full name said earlier): cite both
             added = _completion(plain, cited, question, best_sim, evidence, numbers, rules)

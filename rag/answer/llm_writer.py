@@ -24,15 +24,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from rag.answer.citations import NO_CLAIMS, verify_answer
+from rag.answer.citations import NO_CLAIMS, Read, verify_answer
 from rag.answer.templates import load_prompt
 from rag.answer.writers import MODEL_FOUND_NONE, REFUSAL, AnswerWriter, final_answer, refusal
+from rag.models.reader import reader_texts
 from rag.types import ANSWERED, Answer, Evidence
 
 if TYPE_CHECKING:
     from rag.ingest.corpus import Corpus
     from rag.models.embedder import Embedder
     from rag.models.llm import LLM
+    from rag.models.reader import Reader
     from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,11 +64,13 @@ class LLMWriter:
         embedder: Embedder | None = None,
         llm: LLM | None = None,
         corpus: Callable[[], Corpus] | None = None,
+        reader: Reader | None = None,
     ):
         self.settings = settings
         self.fallback = fallback
         self.embedder = embedder
         self.corpus = corpus
+        self.reader = reader
         self._llm = llm
         self.system = load_prompt("answer_system", set())
         self.user = load_prompt("answer_user", {"evidence", "question"})
@@ -105,6 +109,19 @@ class LLMWriter:
         scored = {e.sentence.id: e for e in evidence}
         return [scored.get(e.sentence.id, e) for e in whole]
 
+    def _read(self, question: str) -> Read | None:
+        """The reader's P that evidence sentences answer the question, for the claim check."""
+        reader, corpus = self.reader, self.corpus
+        if reader is None or corpus is None:
+            return None
+
+        def read(items: Sequence[Evidence]) -> Sequence[float]:
+            return [
+                float(p) for p in reader.scores(question, reader_texts(corpus().sentences, items))
+            ]
+
+        return read
+
     def prompt(self, question: str, context: Sequence[Evidence]) -> str:
         return self.user.render(evidence=_numbered(context), question=question)
 
@@ -133,7 +150,9 @@ class LLMWriter:
                 question, evidence, self.name, "writer", MODEL_FOUND_NONE, MODEL_FOUND_NONE
             )
         embed = self.embedder.embed if self.embedder is not None else None
-        verified = verify_answer(draft, question, context, self.settings.answer, embed)
+        verified = verify_answer(
+            draft, question, context, self.settings.answer, embed, self._read(question)
+        )
         if verified.text:
             note = "; ".join(verified.problems)
             if verified.repaired:

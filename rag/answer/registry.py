@@ -14,6 +14,7 @@ from rag.errors import RagError
 if TYPE_CHECKING:
     from rag.ingest.corpus import Corpus
     from rag.models.embedder import Embedder
+    from rag.models.reader import Reader
     from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,16 +51,20 @@ def make_writer(
     settings: Settings,
     embedder: Embedder | None = None,
     corpus: Callable[[], Corpus] | None = None,
+    reader: Reader | None = None,
 ) -> AnswerWriter:
     """The embedder, when given, lets the LLM writer check citations by meaning as well as by
-    words; the corpus lets it show a small corpus whole (see rag/answer/llm_writer.py)."""
+    words; the corpus lets it show a small corpus whole (see rag/answer/llm_writer.py); the
+    reader, check that each claim's cited sentence answers the question."""
     extractive = ExtractiveWriter(settings.answer.second_sentence_margin)
     if kind == "extractive":
         return extractive
     if kind == "llm":
         from rag.answer.llm_writer import LLMWriter
 
-        return LLMWriter(settings, fallback=extractive, embedder=embedder, corpus=corpus)
+        return LLMWriter(
+            settings, fallback=extractive, embedder=embedder, corpus=corpus, reader=reader
+        )
     raise RagError(f"unknown answer writer {kind!r}; choose llm or extractive")
 
 
@@ -73,8 +78,10 @@ class Writers:
         embedder: Embedder | None = None,
         corpus: Callable[[], Corpus] | None = None,
         given: Mapping[str, AnswerWriter] | None = None,
+        reader: Reader | None = None,
     ):
         self._settings = settings
+        self._reader = reader
         self._embedder = embedder
         self._corpus = corpus
         self._made: dict[str, AnswerWriter] = dict(given or {})
@@ -101,7 +108,7 @@ class Writers:
             if kind not in self._made:
                 try:
                     self._made[kind] = make_writer(
-                        kind, self._settings, self._embedder, self._corpus
+                        kind, self._settings, self._embedder, self._corpus, self._reader
                     )
                 except ImportError as exc:
                     raise RagError(

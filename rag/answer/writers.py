@@ -58,6 +58,7 @@ def refusal(
 
 class ExtractiveWriter:
     """Answers with the best evidence sentence, and the runner-up when it scores nearly as well
+    (by the reader, when it read them; else by the evidence score)
     (the answer is often split over two sentences); every sentence carries its [n] marker,
     numbered in the order the answer reads: the first sentence is [1]."""
 
@@ -70,7 +71,7 @@ class ExtractiveWriter:
         """The evidence indexes to quote, in reading order: two sentences of one document in
         document order; of two documents, the best first."""
         best = evidence[0]
-        if len(evidence) < 2 or evidence[1].score < best.score - self.second_margin:
+        if len(evidence) < 2 or _rank(evidence[1]) < _rank(best) - self.second_margin:
             return [0]
         second = evidence[1].sentence
         before = second.doc_id == best.sentence.doc_id and second.index < best.sentence.index
@@ -85,3 +86,8 @@ class ExtractiveWriter:
             yield parts[-1] + " "
         text = " ".join(parts)
         yield Answer(question, text, ANSWERED, resolve(text, quoted), tuple(evidence), self.name)
+
+
+def _rank(evidence: Evidence) -> float:
+    """What orders the evidence: the reader's P where it read the sentence, else its score."""
+    return evidence.reader if evidence.reader is not None else evidence.score

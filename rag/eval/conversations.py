@@ -246,7 +246,7 @@ def run_command(
     args: argparse.Namespace, make_settings: Callable[[argparse.Namespace], Settings]
 ) -> int:
     from rag.engine import Engine
-    from rag.eval.identity import llm_identity
+    from rag.eval.identity import answerability_identity, llm_identity, reader_identity
 
     path = Path(args.conversations)
     settings = make_settings(args)
@@ -277,6 +277,8 @@ def run_command(
             "llm": llm_identity(settings, engine.writers.get("llm"))
             if engine.writers.llm_installed() and settings.chat.condense != "rules"
             else None,
+            "reader": reader_identity(settings),
+            "answerability": answerability_identity(settings),
             "git": git_state(),
             "settings": settings_record(settings),
             "seconds": round(time.perf_counter() - started, 1),

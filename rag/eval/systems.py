@@ -8,7 +8,12 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rag.eval.identity import answerability_identity, embedder_identity, llm_identity
+from rag.eval.identity import (
+    answerability_identity,
+    embedder_identity,
+    llm_identity,
+    reader_identity,
+)
 from rag.ingest.corpus import Corpus
 from rag.settings import Settings
 from rag.types import Answer
@@ -85,6 +90,7 @@ class EngineSystem:
             "embedder": embedder_identity(settings, self.engine.embedder.name),
             "retrieval_unit": "sentence",
             "answerability": answerability_identity(settings),
+            "reader": reader_identity(settings),
         }
         if self.answerer != "extractive":
             out["llm"] = llm_identity(settings, self.engine.writers.get())

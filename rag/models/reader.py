@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import numpy as np
 
 from rag.errors import ModelError
 from rag.settings import RetrievalSettings
+from rag.types import Evidence, Sentence
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,17 @@ def pair_text(sentence: str, previous: str | None) -> str:
         return sentence
     tail = " ".join(previous.split()[-CONTEXT_WORDS:])
     return f"{sentence} | {tail}"
+
+
+def reader_texts(sentences: Mapping[str, Sentence], evidence: Sequence[Evidence]) -> list[str]:
+    """What the reader reads for each evidence sentence: it, and the sentence before it (from
+    the corpus's sentences by id)."""
+    out = []
+    for e in evidence:
+        s = e.sentence
+        before = sentences.get(f"{s.doc_id}#s{s.index - 1}") if s.index else None
+        out.append(pair_text(s.text, before.text if before else None))
+    return out
 
 
 class Reader:

@@ -49,7 +49,7 @@ def refusal_reason(question: str, evidence: Sequence[Evidence], min_score: float
     when or how many and none of the top sentences holds a date or a number; it asks how
     many or how much and none holds a count (an ordinal or a year is none).
     """
-    if not evidence or evidence[0].score < min_score:
+    if not evidence or max(e.score for e in evidence) < min_score:
         return "weak evidence"
     top = numbers(" ".join(e.sentence.text for e in evidence[:3]))
     for number in sorted(numbers(question)):
@@ -137,9 +137,9 @@ def features(
     }
     out.update({f"asks_{k}": float(kind == k) for k in _KINDS})
     if evidence and evidence[0].reader is not None:
-        read = [e.reader for e in evidence[:2] if e.reader is not None] + [0.0]
+        read = [e.reader for e in evidence[:2] if e.reader is not None]
         out["reader_1"] = _logit(read[0])
-        out["reader_2"] = _logit(read[1])
+        out["reader_2"] = _logit(read[-1])  # with one sentence asked for, it stands alone
     return out
 
 
@@ -237,7 +237,7 @@ class Answerability:
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def verdict(self, question: str, evidence: Sequence[Evidence], terms: TermStats) -> Verdict:
-        if not evidence or evidence[0].score < self.min_score:
+        if not evidence or max(e.score for e in evidence) < self.min_score:
             return Verdict("refuse", 1.0, "weak evidence")
         p = self.unanswerable(features(question, evidence, terms, self.min_score))
         if p >= self.refuse_at:

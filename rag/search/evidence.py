@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -99,9 +100,18 @@ def score_evidence(
     return sorted(out, key=lambda e: (-e.score, e.sentence.id))
 
 
-def rerank(evidence: Sequence[Evidence], read: Sequence[float]) -> list[Evidence]:
+def rerank(evidence: Sequence[Evidence], read: Sequence[float], weight: float) -> list[Evidence]:
     """The first len(read) evidence sentences (best by the evidence score), given the reader's
-    probabilities, reordered by them; the ones it did not read keep their order after."""
+    probabilities, reordered by logit(P) + weight * score: the reader's reading of the
+    question and the first pass's cosine, keyword and answer-type evidence together (each
+    alone ranks worse on held-out calibration questions; eval/fit_reranker.py fits the
+    weight). The ones it did not read keep their order after."""
     head = [replace(e, reader=float(p)) for e, p in zip(evidence, read, strict=False)]
-    head.sort(key=lambda e: (-(e.reader or 0.0), -e.score, e.sentence.id))
+    head.sort(key=lambda e: (-reading_score(e, weight), e.sentence.id))
     return head + list(evidence[len(head) :])
+
+
+def reading_score(evidence: Evidence, weight: float) -> float:
+    """What orders evidence the reader read: logit(P) + weight * the evidence score."""
+    p = min(max(evidence.reader if evidence.reader is not None else 0.5, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p)) + weight * evidence.score

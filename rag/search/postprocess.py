@@ -5,7 +5,6 @@ request's evidence_k best kept."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,15 +12,14 @@ from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
-from rag.models.reader import pair_text
+from rag.models.reader import reader_texts
 from rag.search.evidence import rerank, score_evidence
 from rag.search.nodes import evidence_node
 from rag.search.retrievers import query_vector, view_of
 from rag.settings import RetrievalSettings
-from rag.types import Evidence, Sentence
+from rag.types import Sentence
 
 if TYPE_CHECKING:
-    from rag.ingest.corpus import Corpus
     from rag.ingest.store import Store
     from rag.models.reader import Reader
 
@@ -75,17 +73,8 @@ class EvidencePostprocessor(BaseNodePostprocessor):
             self._settings,
         )
         if self._reader is not None:
-            texts = reader_texts(corpus, evidence[: self._settings.reader_depth])
-            evidence = rerank(evidence, self._reader.scores(query_bundle.query_str, texts))
+            texts = reader_texts(corpus.sentences, evidence[: self._settings.reader_depth])
+            scores = self._reader.scores(query_bundle.query_str, texts)
+            evidence = rerank(evidence, scores, self._settings.reader_evidence_weight)
         k = getattr(query_bundle, "evidence_k", None) or self._settings.evidence_k
         return [evidence_node(e) for e in evidence[:k]]
-
-
-def reader_texts(corpus: Corpus, evidence: Sequence[Evidence]) -> list[str]:
-    """What the reader reads for each evidence sentence: it, and the sentence before it."""
-    out = []
-    for e in evidence:
-        s = e.sentence
-        before = corpus.sentences.get(f"{s.doc_id}#s{s.index - 1}") if s.index else None
-        out.append(pair_text(s.text, before.text if before else None))
-    return out
