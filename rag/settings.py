@@ -94,7 +94,7 @@ class RetrievalSettings(BaseSettings):
         "evidence score alone (and the answerability model fitted without the reader).",
     )
     reader_depth: int = Field(
-        default=16,
+        default=8,
         ge=1,
         le=60,
         description="Evidence sentences (best by the evidence score) the reader reads.",

@@ -218,8 +218,26 @@ def test_check_thresholds_reads_the_bounds_summarize_records() -> None:
         "citation_precision_per_marker": [5, 5],
         "answered_citing_gold": [5, 5],
         "false_refusal_rate": [0, 5],
+        "low_confidence_rate": [0, 5],
+        "right_when_confident": [5, 5],
     }
     assert check_thresholds(m, {"answer_contains_gold": 0.7}) == [
         "answer_contains_gold: 0.800 (95% bound 0.435) vs minimum 0.700: FAIL"
     ]
     assert summarize(scores, with_bounds=False).keys().isdisjoint({"counts", "bounds"})
+
+
+def test_the_low_confidence_note_is_counted_and_each_band_scored() -> None:
+    """Rate of the note over answered answerable questions; in each band, the share of answers
+    that are right (answerable, a gold sentence cited): an answered unanswerable one is wrong."""
+    scores = [
+        _score(id="a", low_confidence=False),
+        _score(id="b", low_confidence=True),
+        _score(id="c", low_confidence=True, impossible=True, has_gold=False),
+        _score(id="d", refused=True),
+    ]
+    m = summarize(scores)
+    assert m["low_confidence_rate"] == 0.5  # b of a, b (c is unanswerable, d refused)
+    assert m["right_when_confident"] == 1.0
+    assert m["right_when_low"] == 0.5  # b right, c wrong
+    assert m["counts"]["right_when_low"] == [1, 2]

@@ -206,12 +206,18 @@ class QuestionScore:
     latency_s: float
     error: str = ""
     contains_gold: bool = False  # a gold answer appears in the answer (answered answerable)
+    low_confidence: bool = False  # answered with the low-confidence note
     extra: dict[str, object] = field(default_factory=dict, compare=False)
 
 
 def _mean(values: Iterable[float]) -> float | None:
     items = list(values)
     return sum(items) / len(items) if items else None
+
+
+def _right(s: QuestionScore) -> float:
+    """An answer is right when the question is answerable and a gold sentence is cited."""
+    return float(not s.impossible and s.has_gold and bool(s.citations.gold_cited))
 
 
 def summarize(
@@ -262,6 +268,11 @@ def summarize(
     out["answered_citing_gold"] = _mean(
         float(bool(s.citations.gold_cited)) for s in answered if s.has_gold
     )
+    # the low-confidence note: how often it sits over answerable questions answered, and how
+    # often an answer is right (answerable, a gold sentence cited) with it and without it
+    out["low_confidence_rate"] = _mean(float(s.low_confidence) for s in answered if s.has_gold)
+    for band, low in (("right_when_confident", False), ("right_when_low", True)):
+        out[band] = _mean(_right(s) for s in scores if not s.refused and s.low_confidence == low)
     out["refusal_precision"] = refusal_p
     out["refusal_recall"] = refusal_r
     out["false_refusal_rate"] = _mean(float(s.refused) for s in answerable)
@@ -304,6 +315,9 @@ NOT_METRICS = frozenset({"counts", "bounds", "bounds_z"})  # summarize's keys th
 def question_parts(s: QuestionScore, ks: Sequence[int] = (1, 3, 5)) -> dict[str, Part]:
     """What one question adds to each metric of `summarize` it takes part in."""
     parts: dict[str, Part] = {"exact_match": (s.exact_match, 1.0), "f1": (s.f1, 1.0)}
+    if not s.refused:
+        band = "right_when_low" if s.low_confidence else "right_when_confident"
+        parts[band] = (_right(s), 1.0)
     if s.refused:
         parts["refusal_precision"] = (float(s.impossible), 1.0)
     if s.impossible:
@@ -323,6 +337,7 @@ def question_parts(s: QuestionScore, ks: Sequence[int] = (1, 3, 5)) -> dict[str,
     parts["answer_contains_gold"] = (float(s.contains_gold), 1.0)
     if s.has_gold:
         parts["answered_citing_gold"] = (float(bool(s.citations.gold_cited)), 1.0)
+        parts["low_confidence_rate"] = (float(s.low_confidence), 1.0)
     c = s.citations
     if c.sentences:
         parts["citation_precision"] = (float(c.supported), float(c.sentences))

@@ -243,6 +243,7 @@ def score_from_row(row: Mapping[str, Any]) -> QuestionScore:
         ),
         latency_s=float(row.get("latency_s") or 0.0),
         error=str(row.get("error") or ""),
+        low_confidence=bool(row.get("low_confidence")),
         contains_gold=bool(row.get("contains_gold")),
     )
 

@@ -80,6 +80,7 @@ def evaluate_question(system: System, question: EvalQuestion, gold: Gold) -> Que
         contains_gold=bool(
             answer and not refused and not error and contains_gold(text, question.answers)
         ),
+        low_confidence=bool(answer and answer.low_confidence),
     )
     row = {
         "id": question.id,
@@ -90,6 +91,9 @@ def evaluate_question(system: System, question: EvalQuestion, gold: Gold) -> Que
         "answers": list(question.answers),
         "answer": text,
         "refused": refused,
+        "decision": answer.decision.outcome if answer else "",
+        "reason": answer.decision.reason if answer else "",
+        "low_confidence": score.low_confidence,
         "note": answer.note if answer else "",
         "citations": [[n, sid] for n, sid in cited],
         "gold_sentence_ids": sorted(gold.sentence_ids),
