@@ -10,13 +10,12 @@ data's hashes, its validation curve, its sha256), run by onnxruntime. Nothing is
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,46 +51,58 @@ def reader_texts(sentences: Mapping[str, Sentence], evidence: Sequence[Evidence]
 
 
 class Reader:
-    """Scores (question, sentence) pairs; thread-safe, like its onnxruntime session."""
+    """Scores (question, sentence) pairs; thread-safe. The model loads on first use (about
+    0.2 s), so a command that answers nothing (`rag ingest`) never loads it."""
 
     def __init__(self, folder: Path = FOLDER, threads: int = 0):
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
-        model = folder / "reader.onnx"
-        if not model.is_file():
+        if not (folder / "reader.onnx").is_file():
             raise ModelError(
-                f"the reader model {model} is missing: reinstall rag-chat, or set "
-                "RAG_READER=off to answer without it"
+                f"the reader model {folder / 'reader.onnx'} is missing: reinstall rag-chat, or "
+                "set RAG_READER=off to answer without it"
             )
         self.folder = folder
+        self.threads = threads
         self.meta = json.loads((folder / "reader.json").read_text(encoding="utf-8"))
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(int(self.meta["max_length"]))
-        self.tokenizer.enable_padding()
-        options = ort.SessionOptions()
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         self._lock = threading.Lock()
+        self._loaded: tuple[Any, Any] | None = None  # (tokenizer, onnxruntime session)
 
-    @cached_property
-    def sha256(self) -> str:
-        return hashlib.sha256((self.folder / "reader.onnx").read_bytes()).hexdigest()
+    def load(self) -> None:
+        """Load the model now (the chat's warm-up), not on the first question."""
+        self._load()
+
+    def _load(self) -> tuple[Any, Any]:
+        with self._lock:
+            if self._loaded is None:
+                import onnxruntime as ort
+                from tokenizers import Tokenizer
+
+                tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+                tokenizer.enable_truncation(int(self.meta["max_length"]))
+                tokenizer.enable_padding()
+                options = ort.SessionOptions()
+                # idle threads that spin steal the core the LLM or another request is using
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                options.log_severity_level = 3
+                if self.threads:
+                    options.intra_op_num_threads = self.threads
+                session = ort.InferenceSession(
+                    str(self.folder / "reader.onnx"), options, providers=["CPUExecutionProvider"]
+                )
+                self._loaded = (tokenizer, session)
+            return self._loaded
 
     def scores(self, question: str, texts: Sequence[str]) -> np.ndarray:
         """P(the text answers the question), one per text (from `pair_text`)."""
         if not texts:
             return np.zeros(0, dtype=np.float32)
-        encodings = self.tokenizer.encode_batch([(question, t) for t in texts])
+        tokenizer, session = self._loaded or self._load()
+        encodings = tokenizer.encode_batch([(question, t) for t in texts])
         feed = {
             "input_ids": np.asarray([e.ids for e in encodings], dtype=np.int64),
             "attention_mask": np.asarray([e.attention_mask for e in encodings], dtype=np.int64),
             "token_type_ids": np.asarray([e.type_ids for e in encodings], dtype=np.int64),
         }
-        (logits,) = self.session.run(None, feed)
+        (logits,) = session.run(None, feed)
         return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float32)
 
 

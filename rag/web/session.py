@@ -111,6 +111,8 @@ class ChatSession:
         """Load the models now, so the first question does not wait for them; an LLM that
         cannot load leaves the extractive writer as the default."""
         self.engine.embedder.load()  # torch: sentences are embedded when questions need them
+        if self.engine.reader is not None:
+            self.engine.reader.load()
         try:
             self.ready_writer(self.default_writer)
             self.engine.condenser.llm()  # the follow-up rewrite's fixed prompt, evaluated now
