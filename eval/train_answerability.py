@@ -43,7 +43,7 @@ from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # answerable calibration questions noted or refused / refused, without and with the reader
-RATES = {"off": (0.25, 0.12), "model": (0.09, 0.06)}
+RATES = {"off": (0.25, 0.12), "model": (0.12, 0.08)}
 L2, STEPS, RATE, FOLDS = 1.0, 3000, 0.5, 5
 RARE_SHARE = 0.02  # a refusal's reason: a missing question word in at most 2% of passages
 

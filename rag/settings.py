@@ -100,7 +100,7 @@ class RetrievalSettings(BaseSettings):
         description="Evidence sentences (best by the evidence score) the reader reads.",
     )
     reader_evidence_weight: float = Field(
-        default=8.0,
+        default=10.0,
         ge=0,
         description="What the reader reads is ordered by logit(its P) + this x the evidence "
         "score (fitted on held-out calibration questions by eval/fit_reranker.py).",
