@@ -5,9 +5,10 @@
 
 With the reader (the default) it fits on the calibration questions of the articles the reader
 was not trained on (rag/models/reader/reader.json names them), with the reader's scores of the
-top two sentences among the features; a question is then refused from `refuse_at` on, a reason
-or not, since the reader reads the question. With `--reader off` it fits on every calibration
-question, without them (rag/search/answerability-evidence.json), as before the reader:
+top two sentences among the features, and puts `refuse_at` where REFUSE_RATE of those
+answerable questions score above it (at run time a refusal still needs a visible reason, so
+fewer are refused). With `--reader off` it fits on every calibration question, without them
+(rag/search/answerability-evidence.json), as before the reader:
 
 For every question of `calibration.jsonl` (never `questions.jsonl`, which we report on) it
 retrieves the evidence our engine would answer from (the docs beside it, indexed in the usual
@@ -144,6 +145,8 @@ def main() -> int:
         out_of_fold[fold] = predict(fit(z[train], y[train]), z[fold])
     answerable = out_of_fold[y == 0]
     low_at = float(np.quantile(answerable, 1 - low_rate))
+    # with the reader the cut point is where REFUSE_RATE of the answerable ones score above it;
+    # at run time a refusal still needs a visible reason (fewer are refused)
     has_reason = np.array(reasons, dtype=bool) | with_reader
     # the lowest cut point at which at most REFUSE_RATE of the answerable ones are refused
     refuse_at = next(
@@ -161,7 +164,6 @@ def main() -> int:
         "low_at": round(low_at, 4),
         "refuse_at": round(refuse_at, 4),
         "rare_share": RARE_SHARE,
-        "needs_reason": not with_reader,
     }
     refused = (out_of_fold >= refuse_at) & has_reason
     noted = out_of_fold >= low_at

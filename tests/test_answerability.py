@@ -163,7 +163,7 @@ def test_the_packaged_model_loads_and_was_fitted_on_calibration_data_only() -> N
     assert data["fitted_on"]["questions"] > 1000
     read = replace(ev(0, 0.5), reader=0.5)  # the default model reads the reader's scores too
     assert model.names == tuple(features("Who?", [read], EVERYWHERE, 0.2))
-    assert {"reader_1", "reader_2"} <= set(model.names) and not model.needs_reason
+    assert {"reader_1", "reader_2"} <= set(model.names)
     # the reader's fold only: calibration questions of articles the reader never saw
     assert set(data["fitted_on"]["articles"]) == {
         d
@@ -171,7 +171,7 @@ def test_the_packaged_model_loads_and_was_fitted_on_calibration_data_only() -> N
         for d in t.get("held_out_calibration_docs", [])
     }
     plain = make_answerability(RetrievalSettings(reader="off"))
-    assert isinstance(plain, Answerability) and plain.needs_reason
+    assert isinstance(plain, Answerability)
     assert plain.names == tuple(features("Who?", [ev(0, 0.5)], EVERYWHERE, 0.2))
     rules = make_answerability(RetrievalSettings(answerability="rules"))
     assert rules.verdict("Who led the 5th Fleet?", [ev(1, 0.9)], EVERYWHERE).decision == "refuse"

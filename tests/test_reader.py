@@ -75,7 +75,7 @@ def test_the_reader_tells_the_sentence_that_answers() -> None:
     texts = [pair_text(s.text, None) for s in SENTENCES]
     why = reader.scores("Why had the naval exercises been stalled?", texts)
     assert why.shape == (3,) and ((why > 0) & (why < 1)).all()
-    assert int(why.argmax()) == 1
+    assert why[1] > 0.5 > why[2]  # the cause, not the weather
     weather = reader.scores("What was the weather like in the port?", texts)
     assert int(weather.argmax()) == 2
     assert weather[2] > 0.5 > weather[0]

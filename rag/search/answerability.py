@@ -208,9 +208,6 @@ class Answerability:
     refuse_at: float  # ... and from which it is refused, given a reason (`lacking`)
     rare_share: float = 0.02  # a missing word in at most this share of passages: a reason
     min_score: float = 0.2  # the rules' weak-evidence floor
-    # refuse only with a reason a person can check (`lacking`): the model over word overlap
-    # alone needs one; the one over the reader, which reads the question, does not
-    needs_reason: bool = True
 
     @classmethod
     def from_json(cls, data: Mapping[str, object], min_score: float) -> Answerability:
@@ -226,7 +223,6 @@ class Answerability:
             refuse_at=float(model["refuse_at"]),
             rare_share=float(model["rare_share"]),
             min_score=min_score,
-            needs_reason=bool(model.get("needs_reason", True)),
         )
 
     def unanswerable(self, values: Mapping[str, float]) -> float:
@@ -244,8 +240,6 @@ class Answerability:
             reason = refusal_reason(question, evidence, self.min_score) or lacking(
                 question, evidence, terms, self.rare_share
             )
-            if not reason and not self.needs_reason:
-                reason = "no evidence sentence answers the question"
             if reason:
                 return Verdict("refuse", p, f"{reason} (P unanswerable {p:.2f})")
         return Verdict("low" if p >= self.low_at else "answer", p)
