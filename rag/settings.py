@@ -121,7 +121,7 @@ class AnswerSettings(BaseSettings):
     support_similarity_slack: float = 0.25  # ... and coverage at least min_coverage - slack
     support_anywhere_coverage: float = 0.34  # below this in all evidence, a claim is invented
     support_min_reader: float = Field(
-        default=0.1,
+        default=0.02,
         ge=0,
         le=1,
         description="A claim's cited sentences must answer the question by the reader with "
