@@ -154,7 +154,7 @@ def test_a_refusal_names_what_the_evidence_lacks() -> None:
 
 
 def test_the_packaged_model_loads_and_was_fitted_on_calibration_data_only() -> None:
-    settings = RetrievalSettings()
+    settings = RetrievalSettings(reader="model")
     model = make_answerability(settings)
     assert isinstance(model, Answerability)
     assert 0.0 < model.low_at < model.refuse_at < 1.0
@@ -170,7 +170,7 @@ def test_the_packaged_model_loads_and_was_fitted_on_calibration_data_only() -> N
         for t in json.loads((FOLDER / "reader.json").read_text())["trained_on"]
         for d in t.get("held_out_calibration_docs", [])
     }
-    plain = make_answerability(RetrievalSettings(reader="off"))
+    plain = make_answerability(RetrievalSettings())  # the default: no reader
     assert isinstance(plain, Answerability)
     assert plain.names == tuple(features("Who?", [ev(0, 0.5)], EVERYWHERE, 0.2))
     rules = make_answerability(RetrievalSettings(answerability="rules"))

@@ -86,7 +86,7 @@ def test_a_claim_whose_cited_sentence_does_not_answer_the_question_fails() -> No
     the reader does not (the LLM writer then quotes the evidence instead)."""
     evidence = _evidence([0.9, 0.8, 0.7])
     rules = Settings.load().answer
-    answers = {0: 0.02, 1: 0.9, 2: 0.01}  # the reader: only the second sentence answers
+    answers = {0: 0.005, 1: 0.9, 2: 0.001}  # the reader: only the second sentence answers
     asked: list[int] = []
 
     def read(items: list[Evidence]) -> list[float]:
