@@ -45,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     data = Path(args.data)
     depths = [int(d) for d in args.depths.split(",")]
-    settings = Settings.load(docs_dir=data / "docs", answerer="extractive")
+    settings = Settings.load(docs_dir=data / "docs", answerer="extractive", reader="model")
     engine = Engine(settings)
     engine.ingest()
     plain = Engine(settings.replace(reader="off"), embedder=engine.embedder)
@@ -54,6 +54,7 @@ def main() -> None:
     questions = load_questions(data / "questions.jsonl")
     questions = random.Random(0).sample(questions, min(args.questions, len(questions)))
 
+    first_hits = 0
     pool_hits = {d: 0 for d in depths}
     top_hits = {d: 0 for d in depths}
     read_ms: dict[int, list[float]] = {d: [] for d in depths}
@@ -64,6 +65,7 @@ def main() -> None:
             continue
         answerable += 1
         pool = plain.evidence(q.question, depth=max(depths))
+        first_hits += bool(pool) and pool[0].sentence.id in gold
         for d in depths:
             head = pool[:d]
             texts = reader_texts(corpus.sentences, head)
@@ -76,6 +78,7 @@ def main() -> None:
     print(
         f"pool and reader over {data.name} ({answerable} answerable questions of {len(questions)})"
     )
+    print(f"  recall@1 of the first pass alone: {first_hits / answerable:.3f}")
     print("  depth  pool recall  recall@1 after reader  reader p50 ms  p95 ms")
     for d in depths:
         print(
