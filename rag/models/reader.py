@@ -54,14 +54,13 @@ class Reader:
     """Scores (question, sentence) pairs; thread-safe. The model loads on first use (about
     0.2 s), so a command that answers nothing (`rag ingest`) never loads it."""
 
-    def __init__(self, folder: Path = FOLDER, threads: int = 0):
+    def __init__(self, folder: Path = FOLDER):
         if not (folder / "reader.onnx").is_file():
             raise ModelError(
                 f"the reader model {folder / 'reader.onnx'} is missing: reinstall rag-chat, or "
                 "set RAG_READER=off to answer without it"
             )
         self.folder = folder
-        self.threads = threads
         self.meta = json.loads((folder / "reader.json").read_text(encoding="utf-8"))
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any] | None = None  # (tokenizer, onnxruntime session)
@@ -83,8 +82,6 @@ class Reader:
                 # idle threads that spin steal the core the LLM or another request is using
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 options.log_severity_level = 3
-                if self.threads:
-                    options.intra_op_num_threads = self.threads
                 session = ort.InferenceSession(
                     str(self.folder / "reader.onnx"), options, providers=["CPUExecutionProvider"]
                 )
