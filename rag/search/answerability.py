@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from rag.search.evidence import answer_type, type_match
+from rag.search.evidence import answer_type, logit, type_match
 from rag.settings import RetrievalSettings
 from rag.text import STOPWORDS, stem, tokens, words
 from rag.types import Evidence
@@ -138,14 +138,9 @@ def features(
     out.update({f"asks_{k}": float(kind == k) for k in _KINDS})
     if evidence and evidence[0].reader is not None:
         read = [e.reader for e in evidence[:2] if e.reader is not None]
-        out["reader_1"] = _logit(read[0])
-        out["reader_2"] = _logit(read[-1])  # with one sentence asked for, it stands alone
+        out["reader_1"] = logit(read[0])
+        out["reader_2"] = logit(read[-1])  # with one sentence asked for, it stands alone
     return out
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-4), 1 - 1e-4)
-    return math.log(p / (1 - p))
 
 
 _NAME_OR_NUMBER = re.compile(r"(?<!^)\b[A-Z][\w'-]*|\b\d[\d,.]*\w*")

@@ -113,5 +113,11 @@ def rerank(evidence: Sequence[Evidence], read: Sequence[float], weight: float) -
 
 def reading_score(evidence: Evidence, weight: float) -> float:
     """What orders evidence the reader read: logit(P) + weight * the evidence score."""
-    p = min(max(evidence.reader if evidence.reader is not None else 0.5, 1e-4), 1 - 1e-4)
-    return math.log(p / (1 - p)) + weight * evidence.score
+    p = evidence.reader if evidence.reader is not None else 0.5
+    return logit(p) + weight * evidence.score
+
+
+def logit(p: float) -> float:
+    """log(p / (1 - p)), with p kept within [1e-4, 1 - 1e-4] (the reader's P is float32)."""
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
